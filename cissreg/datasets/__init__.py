@@ -1,1 +1,11 @@
 from .transforms import *  # noqa: F401,F403
+from .base_det_dataset import BaseDetDataset
+from .coco_det_dataset import CocoDetDataset
+from .shapes_det_dataset import SHAPE_CLASSES, ShapesDetDataset
+from .voc_det_dataset import VOC_CLASSES, VOCDetDataset
+from .yolo_txt_dataset import YOLOTxtDataset
+
+__all__ = [
+    'BaseDetDataset', 'CocoDetDataset', 'SHAPE_CLASSES', 'ShapesDetDataset', 'VOC_CLASSES',
+    'VOCDetDataset', 'YOLOTxtDataset'
+]

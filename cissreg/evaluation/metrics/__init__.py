@@ -1,0 +1,3 @@
+from .det_metric import DetMetric
+
+__all__ = ['DetMetric']

@@ -1,0 +1,9 @@
+from .bce_with_logits_loss import BCEWithLogitsLoss
+from .distribution_focal_loss import DistributionFocalLoss, distribution_focal_loss
+from .iou_loss import IoULoss, aligned_bbox_iou
+from .weighted_reduction import weight_reduce_loss
+
+__all__ = [
+    'BCEWithLogitsLoss', 'DistributionFocalLoss', 'distribution_focal_loss', 'IoULoss',
+    'aligned_bbox_iou', 'weight_reduce_loss'
+]

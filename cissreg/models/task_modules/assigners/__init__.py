@@ -1,0 +1,3 @@
+from .task_aligned_assigner import TaskAlignedAssigner, TaskAlignedAssignResult
+
+__all__ = ['TaskAlignedAssigner', 'TaskAlignedAssignResult']

@@ -1,0 +1,211 @@
+"""cissreg's Runner: crash-safe checkpoints, exact resumption, strict loading, CPU DDP."""
+import re
+from collections import OrderedDict
+from functools import partial
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
+from mmengine.device import get_device
+from mmengine.dist import is_distributed
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_sync_batchnorm
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+from torch import nn
+from torch.utils.data import DataLoader
+
+from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
+from .atomic_io import ATOMIC_LOCAL_BACKEND
+from .cpu_distributed import init_cpu_dist
+from .resumable_randomness import ResumableRandomnessHook, worker_init_fn
+from .state_dict_check import CheckpointMismatchError, compare_state_dict
+
+_DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )
+
+
+@RUNNERS.register_module()
+class CissRunner(Runner):
+    """mmengine ``Runner`` with the reliability guarantees of SPEC.md §9.
+
+    Built like mmengine's Runner (``runner_type = 'CissRunner'`` in the config). On top of it:
+
+    * **Atomic checkpoints.** Local checkpoints are written to a temp file and renamed; the
+      checkpoint hook ``CheckpointHook`` is replaced by :class:`AtomicCheckpointHook` (same
+      arguments), which also replaces ``last_checkpoint`` atomically and rotates old files
+      only after the new one is complete.
+    * **Exact resumption.** RNGs are reseeded at every resumable position and data-loader
+      workers are seeded per epoch (see ``resumable_randomness``); on resume the train
+      sampler adopts the checkpoint's seed like the RNGs do.
+    * **Strict loading.** ``load_from`` / ``resume`` refuse a checkpoint whose keys or shapes
+      differ from the model, naming them; ``load_from_strict = False`` in the config loads
+      the matching tensors only (with a warning listing the rest).
+    * **Distributed training on CPUs.** With ``launcher='pytorch'`` or ``'slurm'`` and no
+      GPU, a gloo process group is initialised here (mmengine's ``init_dist`` calls
+      ``torch.cuda.set_device``) and the model is wrapped in DDP without ``device_ids``
+      (SyncBN layers, GPU-only, become BatchNorm). On GPUs mmengine's nccl path is unchanged.
+    """
+
+    def setup_env(self, env_cfg: Dict) -> None:
+        if self.distributed and not is_distributed() and not torch.cuda.is_available():
+            dist_cfg = env_cfg.get('dist_cfg', {})
+            init_cpu_dist(self.launcher, timeout=dist_cfg.get('timeout'),
+                          port=dist_cfg.get('port'))
+        super().setup_env(env_cfg)
+
+    def build_model(self, model: Union[nn.Module, Dict]) -> nn.Module:
+        """Build through cissreg's ``MODELS`` so config-key errors name the component."""
+        if isinstance(model, dict):
+            return MODELS.build(model)
+        return super().build_model(model)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
+        if not self.distributed or is_model_wrapper(model) or get_device() != 'cpu':
+            return super().wrap_model(model_wrapper_cfg, model)
+        model = revert_sync_batchnorm(model.to('cpu'))
+        if self.cfg.get('sync_bn') is not None:
+            self.logger.warning('sync_bn is ignored: SyncBatchNorm needs GPUs, and this '
+                                'distributed run is on CPUs.')
+        self.logger.info('Distributed training on CPUs: gloo process group, '
+                         'DistributedDataParallel without device_ids.')
+        if model_wrapper_cfg is None:
+            return MMDistributedDataParallel(
+                module=model,
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+        model_wrapper_cfg = dict(model_wrapper_cfg)
+        model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+        return MODEL_WRAPPERS.build(model_wrapper_cfg, default_args=dict(module=model))
+
+    @staticmethod
+    def build_dataloader(dataloader: Union[DataLoader, Dict],
+                         seed: Optional[int] = None,
+                         diff_rank_seed: bool = False) -> DataLoader:
+        """mmengine's ``build_dataloader`` with per-epoch worker seeding.
+
+        mmengine's default ``worker_init_fn`` seeds worker ``i`` with ``seed + i`` every time
+        workers start, so non-persistent workers repeat the same augmentations each epoch; it
+        is replaced by one seeded from torch's per-iterator worker seed. A ``worker_init_fn``
+        set in the config is kept.
+        """
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        init_fn = loader.worker_init_fn
+        if isinstance(init_fn, partial) and init_fn.func is mmengine_worker_init_fn:
+            loader.worker_init_fn = partial(
+                worker_init_fn,
+                rank=init_fn.keywords['rank'],
+                disable_subprocess_warning=init_fn.keywords.get('disable_subprocess_warning',
+                                                                False))
+        return loader
+
+    def register_hooks(self,
+                       default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
+                       custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
+        default_hooks = dict(default_hooks or {})
+        checkpoint = default_hooks.get('checkpoint', dict(type='CheckpointHook', interval=1))
+        if isinstance(checkpoint, dict) and checkpoint.get('type') in ('CheckpointHook',
+                                                                       CheckpointHook):
+            default_hooks['checkpoint'] = dict(checkpoint, type='AtomicCheckpointHook')
+        super().register_hooks(default_hooks, custom_hooks)
+        self.register_hook(ResumableRandomnessHook())
+
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """mmengine's ``save_checkpoint``, written atomically when ``out_dir`` is local."""
+        if backend_args is None and file_client_args is None and '://' not in str(out_dir):
+            backend_args = dict(backend=ATOMIC_LOCAL_BACKEND)
+        super().save_checkpoint(out_dir, filename, file_client_args, save_optimizer,
+                                save_param_scheduler, meta, by_epoch, backend_args)
+
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location: Union[str, Callable] = 'cpu',
+                        strict: Optional[bool] = None,
+                        revise_keys: Sequence[Tuple[str, str]] = _DEFAULT_REVISE_KEYS) -> dict:
+        """Load model weights from ``filename`` (safe ``weights_only`` loading).
+
+        Args:
+            filename (str): Checkpoint path.
+            map_location (str | callable): As in ``torch.load``. Defaults to ``'cpu'``.
+            strict (bool, optional): Refuse any key / shape difference. Defaults to the
+                config's ``load_from_strict`` (True when unset).
+            revise_keys (sequence of (pattern, replacement)): Regex renames applied to the
+                checkpoint keys first. Defaults to stripping a ``module.`` prefix.
+
+        Returns:
+            dict: The loaded checkpoint.
+
+        Raises:
+            CheckpointMismatchError: ``strict`` and the checkpoint does not fit the model.
+        """
+        if strict is None:
+            strict = self.cfg.get('load_from_strict', True)
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+
+        state_dict = _revise_keys(checkpoint.get('state_dict', checkpoint), revise_keys)
+        mismatch = compare_state_dict(model, state_dict)
+        if mismatch and strict:
+            raise CheckpointMismatchError(
+                f'checkpoint {filename} does not fit the model '
+                f'{type(model).__name__}:\n{mismatch.describe()}\nSet load_from_strict = False '
+                'in the config to load only the tensors that match.')
+        if mismatch:
+            self.logger.warning(f'Partial load of {filename} (load_from_strict=False); these '
+                                f'tensors keep their initial values:\n{mismatch.describe()}')
+            for key, _, _ in mismatch.shapes:
+                del state_dict[key]
+        load_state_dict(model, state_dict, strict=False, logger=self.logger)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    def resume(self,
+               filename: str,
+               resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True,
+               map_location: Union[str, Callable] = 'default') -> None:
+        super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+        self._adopt_seed_in_train_sampler()
+        loader = self.train_dataloader
+        if loader.num_workers > 0 and loader.persistent_workers:
+            self.logger.warning(
+                'persistent_workers=True: data workers keep their random state across epochs, '
+                'which a resumed run cannot rebuild, so augmentations after resuming differ '
+                'from the uninterrupted run. Use persistent_workers=False for exact resumption.')
+
+    def _adopt_seed_in_train_sampler(self) -> None:
+        """Give the train sampler the (possibly checkpoint-restored) run seed.
+
+        mmengine builds the sampler with the start-up seed before ``resume`` restores the
+        checkpoint's one (when the config has ``seed=None``). Samplers seeded by the config
+        itself or per rank (``diff_rank_seed``) are left alone.
+        """
+        if self._randomness_cfg.get('diff_rank_seed', False):
+            return
+        sampler_cfg = (self.cfg.get('train_dataloader') or {}).get('sampler')
+        if isinstance(sampler_cfg, dict) and sampler_cfg.get('seed') is not None:
+            return
+        loader = self.train_dataloader
+        for sampler in (loader.sampler, getattr(loader.batch_sampler, 'sampler', None)):
+            if hasattr(sampler, 'seed'):
+                sampler.seed = self.seed
+
+
+def _revise_keys(state_dict: dict, revise_keys: Sequence[Tuple[str, str]]) -> dict:
+    """Apply regex key renames, keeping the ``_metadata`` that BatchNorm versioning reads."""
+    metadata = getattr(state_dict, '_metadata', OrderedDict())
+    for pattern, replacement in revise_keys:
+        state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
+                                 for k, v in state_dict.items())
+    state_dict = OrderedDict(state_dict)
+    state_dict._metadata = metadata
+    return state_dict

@@ -1,0 +1,144 @@
+"""YOLOTxtDataset on tiny ultralytics-layout folders."""
+import logging
+import os
+import re
+from contextlib import contextmanager
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.logging import MMLogger
+
+from cissreg.datasets import YOLOTxtDataset
+from cissreg.datasets.yolo_txt_dataset import image_to_label_path
+
+CLASSES = ('person', 'car', 'dog')
+
+
+@contextmanager
+def captured_log():
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def write_image(path, w, h):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(str(path), np.full((h, w, 3), 50, np.uint8))
+
+
+def write_label(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def make_layout(root):
+    """images/train/{a.jpg (64x32), b.png (40x40), c.jpg (16x16, no label)} + labels."""
+    write_image(root / 'images/train/a.jpg', 64, 32)
+    write_image(root / 'images/train/b.png', 40, 40)
+    write_image(root / 'images/train/c.jpg', 16, 16)
+    write_label(root / 'labels/train/a.txt', '1 0.5 0.5 0.25 0.5\n\n0 0.125 0.25 0.25 0.5\n')
+    write_label(root / 'labels/train/b.txt', '2 0.3 0.6 0.2 0.1\n')
+    return str(root)
+
+
+def reference_xyxy(cx, cy, w, h, width, height):
+    """Denormalise in float64, independently of the loader."""
+    return [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
+            (cy + h / 2) * height]
+
+
+def test_directory_layout_boxes_and_background_images(tmp_path):
+    root = make_layout(tmp_path)
+    ds = YOLOTxtDataset(data_root=root, data_prefix=dict(img_path='images/train'),
+                        metainfo=dict(classes=CLASSES))
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [os.path.basename(i['img_path']) for i in infos] == ['a.jpg', 'b.png', 'c.jpg']
+    assert [(i['height'], i['width']) for i in infos] == [(32, 64), (40, 40), (16, 16)]
+    a, b, c = (i['instances'] for i in infos)
+    assert [x['bbox_label'] for x in a] == [1, 0]
+    np.testing.assert_allclose([x['bbox'] for x in a],
+                               [reference_xyxy(0.5, 0.5, 0.25, 0.5, 64, 32),
+                                reference_xyxy(0.125, 0.25, 0.25, 0.5, 64, 32)], atol=1e-9)
+    np.testing.assert_allclose(b[0]['bbox'], reference_xyxy(0.3, 0.6, 0.2, 0.1, 40, 40),
+                               atol=1e-9)
+    assert c == []
+
+
+def test_split_file_paths_relative_to_the_split_file(tmp_path):
+    root = make_layout(tmp_path)
+    with open(tmp_path / 'train.txt', 'w') as f:
+        f.write('./images/train/b.png\nimages/train/a.jpg\n')
+    ds = YOLOTxtDataset(data_root=root, ann_file='train.txt', metainfo=dict(classes=CLASSES))
+    assert [os.path.basename(ds.get_data_info(i)['img_path']) for i in range(2)] == \
+        ['b.png', 'a.jpg']
+    assert ds.get_data_info(0)['instances'][0]['bbox_label'] == 2
+
+
+def test_label_path_rule_matches_ultralytics():
+    utils = pytest.importorskip('ultralytics.data.utils',
+                                reason='ultralytics is the reference for img2label_paths')
+    paths = ['/d/images/train/x.jpg', 'rel/images/val/sub/y.PNG', '/a/images/b/images/c.jpeg',
+             '/no/img/dir/z.jpg']
+    assert [image_to_label_path(p) for p in paths] == utils.img2label_paths(paths)
+
+
+@pytest.mark.parametrize('line, problem', [
+    ('1 0.5 0.5 0.2', 'expected 5 fields `class cx cy w h`, got 4'),
+    ('1 0.5 0.5 0.2 0.2 0.9', 'expected 5 fields `class cx cy w h`, got 6'),
+    ('1 0.5 abc 0.2 0.2', 'non-numeric value'),
+    ('3 0.5 0.5 0.2 0.2', 'class id 3 is not an integer in [0, 2]'),
+    ('-1 0.5 0.5 0.2 0.2', 'class id -1 is not an integer in [0, 2]'),
+    ('1.5 0.5 0.5 0.2 0.2', 'class id 1.5 is not an integer'),
+    ('1 0.5 0.5 -0.2 0.2', 'negative box size'),
+    ('1 320 240 50 60', 'not normalised to [0, 1]'),
+])
+def test_malformed_line_names_file_and_line_number(tmp_path, line, problem):
+    root = make_layout(tmp_path)
+    label = tmp_path / 'labels/train/b.txt'
+    write_label(label, f'0 0.5 0.5 0.1 0.1\n\n{line}\n')
+    with pytest.raises(ValueError) as err:
+        YOLOTxtDataset(data_root=root, metainfo=dict(classes=CLASSES))
+    assert f"YOLO label file '{label}', line 3: " in str(err.value)
+    assert problem in str(err.value)
+
+
+def test_partly_outside_boxes_are_clipped_and_zero_size_dropped(tmp_path):
+    root = make_layout(tmp_path)
+    write_label(tmp_path / 'labels/train/c.txt', '0 0.9 0.5 0.5 0.5\n1 0.5 0.5 0 0.3\n')
+    with captured_log() as log:
+        ds = YOLOTxtDataset(data_root=root, metainfo=dict(classes=CLASSES))
+    assert ds.get_data_info(2)['instances'] == [
+        dict(bbox=[10.4, 4.0, 16.0, 12.0], bbox_label=0, ignore_flag=0)]
+    assert 'YOLOTxtDataset: clipped 1 boxes, dropped 1 zero-area boxes in 1 images' in log
+
+
+def test_classes_subset(tmp_path):
+    root = make_layout(tmp_path)
+    ds = YOLOTxtDataset(data_root=root, metainfo=dict(classes=CLASSES), classes=('car', ))
+    assert ds.metainfo['classes'] == ('car', )
+    assert [[x['bbox_label'] for x in ds.get_data_info(i)['instances']] for i in range(3)] == \
+        [[0], [], []]
+
+
+def test_clear_errors_for_missing_names_paths_and_images(tmp_path):
+    root = make_layout(tmp_path)
+    with pytest.raises(ValueError, match='class names are required'):
+        YOLOTxtDataset(data_root=root)
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"image directory '{root}/images/val' not found (config key "
+            f"`data_prefix.img_path`='images/val', relative to `data_root`='{root}')")):
+        YOLOTxtDataset(data_root=root, data_prefix=dict(img_path='images/val'),
+                       metainfo=dict(classes=CLASSES))
+    with open(tmp_path / 'val.txt', 'w') as f:
+        f.write('./images/val/q.jpg\n')
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"image '{root}/images/val/q.jpg' listed in ann_file '{root}/val.txt'")):
+        YOLOTxtDataset(data_root=root, ann_file='val.txt', metainfo=dict(classes=CLASSES))
