@@ -117,8 +117,8 @@ def main() -> None:
     # the assigners alone, on the inputs v8DetectionLoss gives its assigner
     flat_cls, flat_dist, (grid, strides, points) = head._flatten(
         [f[:, 64:] for f in feats], [f[:, :64] for f in feats])
-    scores = flat_cls.transpose(1, 2).sigmoid().contiguous()
-    bboxes = (head.decode_bboxes(flat_dist, grid) * strides).contiguous()
+    scores = flat_cls.sigmoid()
+    bboxes = head.decode_bboxes(flat_dist, grid) * strides
     labels, gt_bboxes, mask = head._pad_gts(gts, scores.device)
     assigner_args = (scores, bboxes, points, labels.float(), gt_bboxes, mask.float())
     theirs = UltralyticsAssigner(topk=10, num_classes=args.classes, alpha=0.5, beta=6.0)

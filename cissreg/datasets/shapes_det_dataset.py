@@ -16,9 +16,10 @@ manifest different and raises, naming the differing parameters, instead of silen
 the old images.
 
 Each image: a low-saturation texture (smooth noise, linear gradient or sinusoidal stripes, plus
-uniform pixel noise of +-8) and 1-6 solid, saturated shapes of 6 classes with sizes 16-96 px (long side) and
-aspect ratios 0.8-1.25. Shapes may overlap, but every earlier shape keeps at least 75 % of its
-pixels visible; boxes are tight around the *visible* pixels of each shape.
+uniform pixel noise of +-8) and 1-6 solid, saturated shapes of 6 classes with sizes 16-96 px
+(long side) and aspect ratios 0.8-1.25, not rotated (a rotated square would be a diamond).
+Shapes may overlap, but every earlier shape keeps at least 75 % of its pixels visible; boxes
+are tight around the *visible* pixels of each shape.
 """
 import json
 import os

@@ -35,6 +35,7 @@ def write_coco(root, annotations=None, images=None):
 
 
 def build(root, **kwargs):
+    kwargs.setdefault('serialize_data', False)  # mmengine's serialisation runs a slow gc.collect
     return CocoDetDataset(data_root=root, ann_file='ann.json', data_prefix=dict(img_path='imgs'),
                           **kwargs)
 

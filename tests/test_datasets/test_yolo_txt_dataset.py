@@ -49,6 +49,12 @@ def make_layout(root):
     return str(root)
 
 
+def build(root, **kwargs):
+    kwargs.setdefault('metainfo', dict(classes=CLASSES))
+    kwargs.setdefault('serialize_data', False)  # mmengine's serialisation runs a slow gc.collect
+    return YOLOTxtDataset(data_root=root, **kwargs)
+
+
 def reference_xyxy(cx, cy, w, h, width, height):
     """Denormalise in float64, independently of the loader."""
     return [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
@@ -76,7 +82,7 @@ def test_split_file_paths_relative_to_the_split_file(tmp_path):
     root = make_layout(tmp_path)
     with open(tmp_path / 'train.txt', 'w') as f:
         f.write('./images/train/b.png\nimages/train/a.jpg\n')
-    ds = YOLOTxtDataset(data_root=root, ann_file='train.txt', metainfo=dict(classes=CLASSES))
+    ds = build(root, ann_file='train.txt')
     assert [os.path.basename(ds.get_data_info(i)['img_path']) for i in range(2)] == \
         ['b.png', 'a.jpg']
     assert ds.get_data_info(0)['instances'][0]['bbox_label'] == 2
@@ -105,7 +111,7 @@ def test_malformed_line_names_file_and_line_number(tmp_path, line, problem):
     label = tmp_path / 'labels/train/b.txt'
     write_label(label, f'0 0.5 0.5 0.1 0.1\n\n{line}\n')
     with pytest.raises(ValueError) as err:
-        YOLOTxtDataset(data_root=root, metainfo=dict(classes=CLASSES))
+        build(root)
     assert f"YOLO label file '{label}', line 3: " in str(err.value)
     assert problem in str(err.value)
 
@@ -114,7 +120,7 @@ def test_partly_outside_boxes_are_clipped_and_zero_size_dropped(tmp_path):
     root = make_layout(tmp_path)
     write_label(tmp_path / 'labels/train/c.txt', '0 0.9 0.5 0.5 0.5\n1 0.5 0.5 0 0.3\n')
     with captured_log() as log:
-        ds = YOLOTxtDataset(data_root=root, metainfo=dict(classes=CLASSES))
+        ds = build(root)
     assert ds.get_data_info(2)['instances'] == [
         dict(bbox=[10.4, 4.0, 16.0, 12.0], bbox_label=0, ignore_flag=0)]
     assert 'YOLOTxtDataset: clipped 1 boxes, dropped 1 zero-area boxes in 1 images' in log
@@ -122,7 +128,7 @@ def test_partly_outside_boxes_are_clipped_and_zero_size_dropped(tmp_path):
 
 def test_classes_subset(tmp_path):
     root = make_layout(tmp_path)
-    ds = YOLOTxtDataset(data_root=root, metainfo=dict(classes=CLASSES), classes=('car', ))
+    ds = build(root, classes=('car', ))
     assert ds.metainfo['classes'] == ('car', )
     assert [[x['bbox_label'] for x in ds.get_data_info(i)['instances']] for i in range(3)] == \
         [[0], [], []]
@@ -135,10 +141,9 @@ def test_clear_errors_for_missing_names_paths_and_images(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(
             f"image directory '{root}/images/val' not found (config key "
             f"`data_prefix.img_path`='images/val', relative to `data_root`='{root}')")):
-        YOLOTxtDataset(data_root=root, data_prefix=dict(img_path='images/val'),
-                       metainfo=dict(classes=CLASSES))
+        build(root, data_prefix=dict(img_path='images/val'))
     with open(tmp_path / 'val.txt', 'w') as f:
         f.write('./images/val/q.jpg\n')
     with pytest.raises(FileNotFoundError, match=re.escape(
             f"image '{root}/images/val/q.jpg' listed in ann_file '{root}/val.txt'")):
-        YOLOTxtDataset(data_root=root, ann_file='val.txt', metainfo=dict(classes=CLASSES))
+        build(root, ann_file='val.txt')

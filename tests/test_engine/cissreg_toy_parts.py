@@ -5,10 +5,12 @@ model has dropout, and the train sampler shuffles, so a resumed run only matches
 uninterrupted one when all of them replay exactly.
 """
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
@@ -81,3 +83,51 @@ class ToyDumpWeightsHook(Hook):
         torch.save(dict(state_dict=model.state_dict(), wrapper=type(runner.model).__name__,
                         world_size=runner.world_size),
                    osp.join(runner.work_dir, f'rank{runner.rank}_weights.pth'))
+
+
+class ToyInterrupt(RuntimeError):
+    """Raised by :class:`ToyInterruptHook` to simulate a killed run."""
+
+
+@HOOKS.register_module()
+class ToyInterruptHook(Hook):
+    """Raise after epoch ``at_epoch`` / iteration ``at_iter`` (1-based), after checkpointing."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, at_epoch: Optional[int] = None, at_iter: Optional[int] = None) -> None:
+        self.at_epoch = at_epoch
+        self.at_iter = at_iter
+
+    def after_train_epoch(self, runner) -> None:
+        if self.at_epoch is not None and runner.epoch + 1 == self.at_epoch:
+            raise ToyInterrupt(f'simulated kill after epoch {self.at_epoch}')
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if self.at_iter is not None and runner.iter + 1 == self.at_iter:
+            raise ToyInterrupt(f'simulated kill after iteration {self.at_iter}')
+
+
+def toy_cfg(work_dir: str, max_epochs: int = 4, seed: Optional[int] = 0,
+            num_workers: int = 0) -> Config:
+    """Epoch-based config: shuffled noisy data, dropout model, val every epoch, EMA, SGD."""
+    return Config(dict(
+        default_scope='cissreg',
+        model=dict(type='ToyDropoutNet'),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=dict(type='ToyNoisyDataset'), batch_size=4, num_workers=num_workers,
+            persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=True)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
+        val_dataloader=dict(
+            dataset=dict(type='ToyNoisyDataset'), batch_size=8,
+            sampler=dict(type='DefaultSampler', shuffle=False)),
+        val_cfg=dict(),
+        val_evaluator=dict(type='ToyAccuracy'),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+        param_scheduler=[dict(type='MultiStepLR', milestones=[2], by_epoch=True)],
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                           logger=dict(type='LoggerHook', interval=1000)),
+        custom_hooks=[dict(type='EMAHook')],
+        randomness=dict(seed=seed),
+        log_level='WARNING'))

@@ -163,3 +163,22 @@ def test_match_predictions_greedy_by_score_each_gt_once():
         [True, False, False, False]
     assert match_predictions(preds, scores, np.ones(4, dtype=int), gt, gt_labels,
                              0.5).tolist() == [False] * 4
+
+
+def test_visualizer_without_out_file_writes_to_vis_backend(tmp_path):
+    from cissreg.visualization import DetLocalVisualizer
+
+    visualizer = DetLocalVisualizer(
+        name=f'vis_{uuid.uuid4().hex}', vis_backends=[dict(type='LocalVisBackend')],
+        save_dir=str(tmp_path))
+    visualizer.dataset_meta = dict(classes=CLASSES)
+    sample = DetDataSample(metainfo=dict(instances=GT1))
+    sample.pred_instances = InstanceData(
+        bboxes=torch.tensor([[30., 30., 90., 90.]]), scores=torch.tensor([0.9]),
+        labels=torch.tensor([1]))
+    image = np.full((H, W, 3), BACKGROUND, dtype=np.uint8)
+    drawn = visualizer.add_datasample('sample', image, sample, draw_gt=False, step=3)
+    # Ground truth not painted, but the prediction is still matched against it (green).
+    assert _count(drawn, PURPLE) == 0 and _count(drawn, GREEN) > 50
+    written = cv2.imread(str(tmp_path / 'vis_data' / 'vis_image' / 'sample_3.png'))
+    assert written is not None and np.array_equal(written[..., ::-1], drawn)

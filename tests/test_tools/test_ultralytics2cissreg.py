@@ -195,3 +195,6 @@ def test_cli_rejects_non_state_dict(tmp_path, capsys):
     torch.save([torch.zeros(1)], src)
     assert u2c.main([str(src), str(tmp_path / 'out.pth')]) == 1
     assert 'expected a state dict' in capsys.readouterr().err
+    torch.save({'model': {'epoch': 3}}, src)
+    assert u2c.main([str(src), str(tmp_path / 'out.pth')]) == 1
+    assert 'these entries are not tensors: model' in capsys.readouterr().err

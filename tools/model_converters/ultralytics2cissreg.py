@@ -164,18 +164,21 @@ def load_ultralytics_state_dict(path: str, trust_pickle: bool = False
     except pickle.UnpicklingError as err:
         if not trust_pickle:
             raise ValueError(
-                f'{path} is not a plain state dict: safe (weights_only) loading refused it '
-                f'({str(err).splitlines()[0]}). An ultralytics checkpoint such as yolov8n.pt '
-                'is a pickled DetectionModel that can only be read by running code from the '
-                'file: pass --trust-pickle if you trust it (needs the ultralytics package), '
-                'or save a plain state dict with torch.save(YOLO(path).model.state_dict(), '
-                'out).') from err
+                f'{path} is not a plain state dict: safe (weights_only) loading refused it. '
+                'An ultralytics checkpoint such as yolov8n.pt is a pickled DetectionModel '
+                'that can only be read by running code from the file: pass --trust-pickle '
+                'if you trust it (needs the ultralytics package), or save a plain state dict '
+                'with torch.save(YOLO(path).model.state_dict(), out).') from err
         try:
             import ultralytics  # noqa: F401  (needed to unpickle DetectionModel)
         except ImportError as import_err:
             raise ValueError(f'{path} is a pickled checkpoint; reading it needs the '
                              'ultralytics package (pip install ultralytics)') from import_err
-        ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        try:
+            ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        except ModuleNotFoundError as module_err:
+            raise ValueError(f'{path} was pickled by an ultralytics version whose modules are '
+                             f'not installed here ({module_err})') from module_err
         # a finished run stores the EMA weights under 'model' (ema=None), a running one
         # under 'ema' (model=None); ultralytics itself prefers 'ema'
         model = None
@@ -192,9 +195,13 @@ def load_ultralytics_state_dict(path: str, trust_pickle: bool = False
             names = names.values() if isinstance(names, dict) else names
             extra['class_names'] = [str(n) for n in names]
         return model.float().state_dict(), extra
-    if not (isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values())):
+    if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a state dict (a dict of 'model.N.*' tensors), got "
                          f'{type(obj).__name__}')
+    not_tensors = [str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(f"{path}: expected a state dict (a dict of 'model.N.*' tensors), but "
+                         f'these entries are not tensors: {_format_keys(not_tensors)}')
     return obj, {}
 
 

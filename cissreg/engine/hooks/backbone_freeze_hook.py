@@ -30,7 +30,8 @@ class BackboneFreezeHook(Hook):
     The optimizer may be built with the frozen parameters: optimizers skip parameters whose
     ``grad`` is ``None`` (no update, no weight decay, no momentum state) until they are unfrozen
     (see :mod:`cissreg.models.utils.freeze`). Under DistributedDataParallel, parameters that get
-    no gradient need ``find_unused_parameters=True`` in ``model_wrapper_cfg``; the hook checks it.
+    no gradient need ``find_unused_parameters = True`` in the config (or in
+    ``model_wrapper_cfg``); the hook checks it before training.
 
     Args:
         freeze_epochs (int): Number of epochs the sub-module stays frozen. 0 disables the hook.
@@ -72,8 +73,9 @@ class BackboneFreezeHook(Hook):
                 not runner.model.find_unused_parameters:
             raise ValueError(
                 'BackboneFreezeHook: the frozen parameters get no gradient, which '
-                'DistributedDataParallel only accepts with model_wrapper_cfg=dict('
-                "type='MMDistributedDataParallel', find_unused_parameters=True)")
+                'DistributedDataParallel only accepts with find_unused_parameters=True: set '
+                '`find_unused_parameters = True` in the config (or model_wrapper_cfg=dict('
+                "type='MMDistributedDataParallel', find_unused_parameters=True))")
         self._target(runner)
 
     def before_train_epoch(self, runner) -> None:

@@ -93,7 +93,8 @@ class DetVisualizationHook(Hook):
             image = mmcv.imread(img_path, channel_order='rgb')
             if image is None:
                 raise FileNotFoundError(f'DetVisualizationHook: cannot read image {img_path}')
-            file_name = osp.basename(img_path)
+            # PNG whatever the input format: JPEG would shift the exact box colours.
+            file_name = osp.splitext(osp.basename(img_path))[0] + '.png'
             self._visualizer.add_datasample(
                 file_name,
                 image,

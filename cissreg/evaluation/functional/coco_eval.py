@@ -26,6 +26,9 @@ Conventions (identical to pycocotools on a GT json built as mmdet's ``CocoMetric
 * Detections of one (image, category) are ranked by score, highest first, ties in input
   order (stable mergesort), and cut to ``max_dets[-1]``. Ground truths keep their input order;
   within a group the non-ignored ones are tried first.
+* A detection takes the free GT of highest IoU with ``IoU >= min(thr, 1 - 1e-10)``, the last
+  such GT on equal IoUs (pycocotools' scan); an ignored GT only when no regular one
+  qualifies. Unmatched detections outside an area range are ignored for that range.
 * Images are evaluated in the order given (pycocotools sorts by image id: callers sort
   first); this order breaks score ties between images.
 * Categories are ``0 .. num_classes - 1``; a category without (non-ignored) ground truth gives
@@ -290,8 +293,8 @@ def _match_all(flat: _Flat, num_classes: int, max_det: int, thrs: np.ndarray,
     det_key = det_key[order]
     starts, group = _segment_starts(det_key)
     rank = np.arange(len(det_key)) - starts[group]
-    keep = order[rank < max_det]
-    det_key, rank = det_key[rank < max_det], rank[rank < max_det]
+    kept = rank < max_det
+    keep, det_key, rank = order[kept], det_key[kept], rank[kept]
     det_xywh = flat.det_xywh[keep]
 
     gt_key = flat.gt_img * num_classes + flat.gt_label

@@ -1,0 +1,3 @@
+from .det_data_preprocessor import YOLODetDataPreprocessor
+
+__all__ = ['YOLODetDataPreprocessor']

@@ -1,0 +1,424 @@
+"""CLIP with class-specific prompts, Gaussian replay, hinge losses and per-task heads."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import BaseDataElement
+from torch import Tensor, nn
+
+from cissreg.datasets.cil.task_split import incremental_task_sizes
+from cissreg.models.base_model import FiniteLossModel
+from cissreg.models.clip import (build_clip_model, encode_image, encode_text_embeds,
+                                 encode_text_ids)
+from cissreg.registry import MODELS, TASK_UTILS
+
+
+@MODELS.register_module()
+class CLIPPromptClassifier(FiniteLossModel):
+    """Class-incremental CLIP classifier trained in two stages per task.
+
+    * **Stage 1** (every task): only the prompts train. Logits are CLIP's
+      ``exp(logit_scale) * cos(image, prompted text)`` over all seen classes; the loss is
+      cross-entropy on real new-class features plus replayed old-class features (attached to
+      the batch by ``GaussianReplayHook``) and, from task 1 on, the configured hinge losses
+      on hard (old, new) pairs with features drawn from the old classes' Gaussians.
+    * **Stage 2** (tasks ``>= second_stage_start_task``): prompts and text encoder frozen;
+      task ``t``'s linear head ([D] -> [n_t], initialised from the task's normalised prompted
+      text features, bias 0) trains with cross-entropy on
+      ``second_stage_logit_scale * head(normalize(image))`` over the current task's classes,
+      optionally with LoRA on chosen vision layers.
+    * **Inference**: ``score = CLIP logits + second_stage_fusion_weight * head logits`` over
+      the seen classes (a task without a trained head contributes 0).
+
+    The prompt pool, heads and Gaussian statistics are allocated for every task up front, so
+    a checkpoint of any task loads strictly into a fresh model; ``num_seen_tasks`` and
+    ``head_ready`` buffers record what a checkpoint has seen. The incremental loop drives
+    :meth:`begin_task` / :meth:`set_stage`.
+
+    Image features of a training batch may be given precomputed (``feats``) instead of
+    images: the loop caches them while the image encoder is frozen.
+
+    Args:
+        clip (dict): ``dict(config=..., pretrained=None, attn_implementation='sdpa')`` for
+            :func:`build_clip_model`.
+        num_classes (int): Total classes.
+        init_class (int): Classes of task 0.
+        increment (int): Classes of each later task.
+        tokenizer (dict): ``CLIPTokenizer`` config. Defaults to the byte-level vocabulary.
+        prompt_learner (dict): ``PromptLearner`` config (task sizes and width filled in).
+        replay_sampler (dict): ``GaussianFeatureSampler`` config (sizes filled in).
+        raw_text_template (str): Hand-written prompt of the raw text features used to pick
+            text hard pairs. Defaults to ``'a photo of a {}.'``.
+        text_hinge_loss (dict, optional): ``HingeLoss`` with ``pair_source='text'``.
+        image_hinge_loss (dict, optional): ``HingeLoss`` with ``pair_source='image'``.
+        second_stage_start_task (int): First task with a stage-2 head. Defaults to 1.
+        second_stage_logit_scale (float, optional): Scale of head logits. Defaults to CLIP's
+            ``exp(logit_scale)``.
+        second_stage_fusion_weight (float): alpha of the fused score. Defaults to 0.3.
+        lora (dict, optional): ``dict(rank=8, alpha=16, layers=[...], target_modules=('q_proj',
+            'v_proj'), dropout=0.0)``: peft LoRA on those vision layers, trained in stage 2.
+        data_preprocessor (dict, optional): Defaults to ``CLIPDataPreprocessor``.
+        skip_nonfinite (bool): See ``FiniteLossModel``. Defaults to False.
+    """
+
+    def __init__(self,
+                 clip: dict,
+                 num_classes: int,
+                 init_class: int,
+                 increment: int,
+                 tokenizer: dict = dict(type='CLIPTokenizer'),
+                 prompt_learner: dict = dict(type='PromptLearner', n_ctx=4),
+                 replay_sampler: dict = dict(type='GaussianFeatureSampler'),
+                 raw_text_template: str = 'a photo of a {}.',
+                 text_hinge_loss: Optional[dict] = None,
+                 image_hinge_loss: Optional[dict] = None,
+                 second_stage_start_task: int = 1,
+                 second_stage_logit_scale: Optional[float] = None,
+                 second_stage_fusion_weight: float = 0.3,
+                 lora: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 skip_nonfinite: bool = False) -> None:
+        super().__init__(
+            skip_nonfinite=skip_nonfinite,
+            data_preprocessor=data_preprocessor or dict(type='CLIPDataPreprocessor'))
+        self.clip = build_clip_model(**clip)
+        self.clip.requires_grad_(False)
+        self.tokenizer = TASK_UTILS.build(tokenizer)
+        text_cfg = self.clip.config.text_config
+        if self.tokenizer.vocab_size != text_cfg.vocab_size:
+            raise ValueError(f'CLIPPromptClassifier: the tokenizer has {self.tokenizer.vocab_size}'
+                             f' ids but the CLIP text model {text_cfg.vocab_size}; use the '
+                             'vocab file the weights were trained with')
+        self.task_sizes = incremental_task_sizes(num_classes, init_class, increment)
+        self.task_starts = [sum(self.task_sizes[:t]) for t in range(len(self.task_sizes))]
+        self.num_classes = num_classes
+        feat_dim = self.clip.config.projection_dim
+        self.prompt_learner = MODELS.build(
+            dict(prompt_learner, task_sizes=self.task_sizes, ctx_dim=text_cfg.hidden_size,
+                 context_length=min(self.tokenizer.context_length,
+                                    text_cfg.max_position_embeddings)))
+        self.replay_sampler = MODELS.build(
+            dict(replay_sampler, num_classes=num_classes, feat_dim=feat_dim))
+        self.text_hinge_loss = self._build_hinge(text_hinge_loss, 'text')
+        self.image_hinge_loss = self._build_hinge(image_hinge_loss, 'image')
+        self.raw_text_template = raw_text_template
+        self.heads = nn.ModuleList(nn.Linear(feat_dim, n) for n in self.task_sizes)
+        self.heads.requires_grad_(False)
+        self.second_stage_start_task = second_stage_start_task
+        self.second_stage_logit_scale = second_stage_logit_scale
+        self.second_stage_fusion_weight = second_stage_fusion_weight
+        self.lora_cfg = lora
+        self.lora_parameters: List[nn.Parameter] = self._inject_lora(lora)
+        self.register_buffer('num_seen_tasks', torch.zeros((), dtype=torch.long))
+        self.register_buffer('head_ready', torch.zeros(len(self.task_sizes), dtype=torch.bool))
+        self.class_names: List[str] = []
+        self.current_task: Optional[int] = None
+        self.stage = 1
+        self._text_cache: Dict[int, Tensor] = {}
+        self._hard_pairs: Dict[str, Tensor] = {}
+        self._new_class_means: Optional[Tensor] = None
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _build_hinge(cfg: Optional[dict], source: str) -> Optional[nn.Module]:
+        if cfg is None:
+            return None
+        loss = MODELS.build(dict(cfg, pair_source=cfg.get('pair_source', source)))
+        if loss.pair_source != source:
+            raise ValueError(f'{source}_hinge_loss must have pair_source={source!r}')
+        return loss
+
+    def _inject_lora(self, cfg: Optional[dict]) -> List[nn.Parameter]:
+        if cfg is None:
+            return []
+        from peft import LoraConfig, inject_adapter_in_model
+        cfg = dict(cfg)
+        layers = cfg.pop('layers')
+        modules = cfg.pop('target_modules', ('q_proj', 'v_proj'))
+        num_layers = self.clip.config.vision_config.num_hidden_layers
+        bad = [i for i in layers if not 0 <= i < num_layers]
+        if bad:
+            raise ValueError(f'lora.layers {bad} out of range: the vision encoder has '
+                             f'{num_layers} layers')
+        targets = [f'encoder.layers.{i}.self_attn.{m}' for i in layers for m in modules]
+        lora_config = LoraConfig(r=cfg.pop('rank', 8), lora_alpha=cfg.pop('alpha', 16),
+                                 lora_dropout=cfg.pop('dropout', 0.0), target_modules=targets)
+        if cfg:
+            raise ValueError(f'lora: unknown keys {sorted(cfg)} (accepted: rank, alpha, '
+                             'layers, target_modules, dropout)')
+        inject_adapter_in_model(lora_config, self.clip.vision_model)
+        params = [p for n, p in self.clip.vision_model.named_parameters() if 'lora_' in n]
+        for p in params:
+            p.requires_grad_(False)
+        return params
+
+    def init_weights(self) -> None:
+        """Nothing to do: CLIP is loaded and prompts / heads initialised at construction.
+
+        (mmengine would otherwise call transformers' ``init_weights`` on the CLIP model,
+        which re-initialises pretrained weights.)
+        """
+        self._is_init = True
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._clear_caches()
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def train(self, mode: bool = True) -> 'CLIPPromptClassifier':
+        self._text_cache.clear()
+        return super().train(mode)
+
+    def _clear_caches(self) -> None:
+        self._text_cache.clear()
+        self._hard_pairs.clear()
+
+    # ------------------------------------------------------------------ task control
+    @property
+    def num_tasks(self) -> int:
+        return len(self.task_sizes)
+
+    @property
+    def seen_tasks(self) -> int:
+        """Tasks seen so far (the current one included)."""
+        if self.current_task is not None:
+            return self.current_task + 1
+        return int(self.num_seen_tasks)
+
+    def class_range(self, task_id: int) -> Tuple[int, int]:
+        start = self.task_starts[task_id]
+        return start, start + self.task_sizes[task_id]
+
+    def begin_task(self, task_id: int, class_names: Sequence[str]) -> None:
+        """Enter task ``task_id``: name its prompts and reset per-task state.
+
+        Args:
+            task_id (int): Task index.
+            class_names (Sequence[str]): Names of all classes in incremental label order.
+        """
+        if len(class_names) != self.num_classes:
+            raise ValueError(f'begin_task: {len(class_names)} class names for a model of '
+                             f'{self.num_classes} classes')
+        self.class_names = list(class_names)
+        start, end = self.class_range(task_id)
+        self.prompt_learner.set_class_names(task_id, self.class_names[start:end],
+                                            self.tokenizer,
+                                            self.clip.text_model.embeddings.token_embedding)
+        self.current_task = task_id
+        self.num_seen_tasks.fill_(max(int(self.num_seen_tasks), task_id + 1))
+        self._new_class_means = None
+        self._clear_caches()
+
+    def set_stage(self, stage: int) -> None:
+        """Select what trains: prompts (stage 1) or the current head (+ LoRA) (stage 2)."""
+        if stage not in (1, 2):
+            raise ValueError(f'stage must be 1 or 2, got {stage}')
+        task = self.current_task
+        if task is None:
+            raise RuntimeError('set_stage before begin_task')
+        self.stage = stage
+        self.prompt_learner.set_trainable(task, stage)
+        self.heads.requires_grad_(False)
+        for p in self.lora_parameters:
+            p.requires_grad_(stage == 2)
+        self._clear_caches()
+        if stage == 2:
+            if not self.has_second_stage(task):
+                raise RuntimeError(f'task {task} has no second stage (second_stage_start_task='
+                                   f'{self.second_stage_start_task})')
+            if not bool(self.head_ready[task]):
+                self.init_head(task)
+            self.heads[task].requires_grad_(True)
+
+    def has_second_stage(self, task_id: int) -> bool:
+        return task_id >= self.second_stage_start_task
+
+    @torch.no_grad()
+    def init_head(self, task_id: int) -> None:
+        """Head weights = the task's normalised prompted text features, bias = 0."""
+        text = self._group_text_features(task_id, grad=False)
+        self.heads[task_id].weight.copy_(text)
+        self.heads[task_id].bias.zero_()
+        self.head_ready[task_id] = True
+
+    @property
+    def image_encoder_trainable(self) -> bool:
+        """Whether the image encoder changes in the current stage (LoRA in stage 2)."""
+        return self.stage == 2 and bool(self.lora_parameters)
+
+    def set_task_features(self, feats: Tensor, labels: Tensor) -> None:
+        """Features of the current task's training set (for image hard pairs).
+
+        Args:
+            feats (Tensor): [N, D] image features.
+            labels (Tensor): [N] int64 labels of the current task's classes.
+        """
+        start, end = self.class_range(self.current_task)
+        means = torch.stack([feats[labels == c].mean(0) for c in range(start, end)])
+        self._new_class_means = means
+        self._hard_pairs.pop('image', None)
+
+    # ------------------------------------------------------------------ features
+    def extract_feat(self, inputs: Tensor) -> Tensor:
+        """Projected image features [B, D] of normalised images [B, 3, H, W]."""
+        if self.training and self.image_encoder_trainable:
+            return encode_image(self.clip, inputs)
+        with torch.no_grad():
+            return encode_image(self.clip, inputs)
+
+    def _group_text_features(self, task_id: int, grad: bool) -> Tensor:
+        embeds, eot = self.prompt_learner(task_id,
+                                          self.clip.text_model.embeddings.token_embedding)
+        with torch.set_grad_enabled(grad):
+            return F.normalize(encode_text_embeds(self.clip, embeds, eot), dim=-1)
+
+    def text_features(self, num_tasks: Optional[int] = None) -> Tensor:
+        """Normalised prompted text features of the classes of the first ``num_tasks`` tasks.
+
+        Groups whose prompts do not train are computed once and cached until the stage,
+        task, weights or train / eval mode change.
+
+        Returns:
+            Tensor: [n_seen, D].
+        """
+        num_tasks = self.seen_tasks if num_tasks is None else num_tasks
+        feats = []
+        for g in range(num_tasks):
+            trainable = self.training and self.prompt_learner.pool[g].ctx.requires_grad
+            if trainable:
+                feats.append(self._group_text_features(g, grad=True))
+                continue
+            if g not in self._text_cache:
+                self._text_cache[g] = self._group_text_features(g, grad=False)
+            feats.append(self._text_cache[g])
+        return torch.cat(feats)
+
+    @torch.no_grad()
+    def raw_text_features(self, class_ids: Tensor) -> Tensor:
+        """Normalised features of ``raw_text_template`` for ``class_ids`` (no prompts)."""
+        texts = [self.raw_text_template.format(self.class_names[c].replace('_', ' '))
+                 for c in class_ids.tolist()]
+        ids = self.tokenizer(texts, self.prompt_learner.context_length)
+        return F.normalize(encode_text_ids(self.clip, ids.to(self.head_ready.device)), dim=-1)
+
+    def clip_logits(self, feats: Tensor, text: Tensor) -> Tensor:
+        """``exp(logit_scale) * cos(feats, text)``: [B, n_classes]."""
+        return self.clip.logit_scale.exp() * F.normalize(feats, dim=-1) @ text.t()
+
+    def head_logits(self, feats: Tensor, task_id: int) -> Tensor:
+        """Scaled logits [B, n_t] of task ``task_id``'s head on normalised features."""
+        scale = self.second_stage_logit_scale
+        if scale is None:
+            scale = self.clip.logit_scale.exp()
+        return scale * self.heads[task_id](F.normalize(feats, dim=-1))
+
+    def fused_logits(self, feats: Tensor) -> Tensor:
+        """``CLIP logits + alpha * head logits`` over the seen classes: [B, n_seen]."""
+        seen = self.seen_tasks
+        logits = self.clip_logits(feats, self.text_features(seen))
+        parts = []
+        for t in range(seen):
+            if bool(self.head_ready[t]):
+                parts.append(self.head_logits(feats, t))
+            else:
+                parts.append(feats.new_zeros(feats.shape[0], self.task_sizes[t]))
+        return logits + self.second_stage_fusion_weight * torch.cat(parts, dim=1)
+
+    # ------------------------------------------------------------------ hard pairs
+    def hard_pairs(self, source: str) -> Tensor:
+        """[P, 2] (old, new) hard pairs of the current task for ``'text'`` / ``'image'``."""
+        if source not in self._hard_pairs:
+            loss = self.text_hinge_loss if source == 'text' else self.image_hinge_loss
+            task = self.current_task
+            start, end = self.class_range(task)
+            device = self.head_ready.device
+            old_ids = torch.arange(start, device=device)
+            new_ids = torch.arange(start, end, device=device)
+            if source == 'text':
+                old_feats = self.raw_text_features(old_ids)
+                new_feats = self.raw_text_features(new_ids)
+            else:
+                if self._new_class_means is None:
+                    raise RuntimeError('image hinge loss: call set_task_features with the '
+                                       "current task's features first")
+                old_feats = self.replay_sampler.means[:start]
+                new_feats = self._new_class_means.to(device)
+            self._hard_pairs[source] = loss.select_pairs(old_feats, new_feats, old_ids,
+                                                         new_ids)
+        return self._hard_pairs[source]
+
+    def _hinge(self, source: str, text: Tensor) -> Tensor:
+        loss = self.text_hinge_loss if source == 'text' else self.image_hinge_loss
+        pairs = self.hard_pairs(source)
+        samples, _ = self.replay_sampler.sample(pairs[:, 0], loss.samples_per_pair)
+        return loss(samples.to(text.dtype), text[pairs[:, 0]], text[pairs[:, 1]])
+
+    # ------------------------------------------------------------------ forward
+    def forward(self,
+                inputs: Optional[Tensor] = None,
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor',
+                feats: Optional[Tensor] = None,
+                labels: Optional[Tensor] = None,
+                replay_feats: Optional[Tensor] = None,
+                replay_labels: Optional[Tensor] = None):
+        """mmengine entry point.
+
+        Args:
+            inputs (Tensor, optional): [B, 3, H, W] normalised images.
+            data_samples (list, optional): Samples with ``gt_label``.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+            feats (Tensor, optional): [B, D] precomputed image features (instead of inputs).
+            labels (Tensor, optional): [B] int64 labels.
+            replay_feats (Tensor, optional): [R, D] replayed old-class features (stage 1).
+            replay_labels (Tensor, optional): [R] their labels.
+
+        Returns:
+            dict of losses (``'loss'``), data samples with ``pred_score`` [n_seen] and
+            ``pred_label`` (``'predict'``), or fused scores [B, n_seen] (``'tensor'``).
+        """
+        if feats is None:
+            if inputs is None:
+                raise ValueError('CLIPPromptClassifier needs inputs (images) or feats')
+            feats = self.extract_feat(inputs)
+        if mode == 'loss':
+            return self.loss(feats, labels, replay_feats, replay_labels)
+        if mode == 'predict':
+            return self.predict(feats, data_samples)
+        if mode == 'tensor':
+            return self.fused_logits(feats)
+        raise ValueError(f'Invalid mode {mode!r}')
+
+    def loss(self, feats: Tensor, labels: Tensor, replay_feats: Optional[Tensor] = None,
+             replay_labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Stage-1 or stage-2 losses (see the class docstring)."""
+        task = self.current_task
+        if task is None:
+            raise RuntimeError('CLIPPromptClassifier: begin_task must be called before training')
+        if self.stage == 2:
+            start, end = self.class_range(task)
+            if bool(((labels < start) | (labels >= end)).any()):
+                raise ValueError(f'stage 2 of task {task} got labels outside [{start}, {end})')
+            logits = self.head_logits(feats, task)
+            return dict(loss_head_ce=F.cross_entropy(logits, labels - start))
+        if replay_feats is not None and len(replay_feats):
+            feats = torch.cat([feats, replay_feats.to(feats.dtype)])
+            labels = torch.cat([labels, replay_labels.to(labels.device)])
+        text = self.text_features(task + 1)
+        losses = dict(loss_ce=F.cross_entropy(self.clip_logits(feats, text), labels))
+        if task > 0:
+            if self.text_hinge_loss is not None:
+                losses['loss_text_hinge'] = self._hinge('text', text)
+            if self.image_hinge_loss is not None:
+                losses['loss_image_hinge'] = self._hinge('image', text)
+        return losses
+
+    def predict(self, feats: Tensor,
+                data_samples: Optional[List[BaseDataElement]] = None) -> List[BaseDataElement]:
+        """Fused scores of the seen classes into ``pred_score`` / ``pred_label``."""
+        scores = self.fused_logits(feats)
+        if data_samples is None:
+            data_samples = [BaseDataElement() for _ in range(scores.shape[0])]
+        for sample, score in zip(data_samples, scores):
+            sample.pred_score = score.detach()
+            sample.pred_label = score.argmax().view(1)
+        return data_samples
