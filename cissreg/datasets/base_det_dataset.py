@@ -13,8 +13,8 @@ format into mmdet-style ``data_list`` entries and leaves the rest to :class:`Bas
   ``metainfo=dict(classes=subset)`` for this and silently drops other names; here that raises
   with a message pointing to ``classes=``.
 * **Cleaning.** Boxes are clipped to the image and boxes of zero area after clipping are
-  dropped; both are counted and logged once per dataset, e.g. ``VOCDetDataset: clipped 3 boxes,
-  dropped 2 zero-area boxes in 2 images``.
+  dropped; both are counted (clipping by more than 0.01 px) and logged once per dataset,
+  e.g. ``VOCDetDataset: clipped 3 boxes, dropped 2 zero-area boxes in 2 images``.
 * **Filtering** (training only, ``test_mode=False``): ``filter_cfg=dict(filter_empty_gt=True)``
   drops images without any non-ignored box; ``min_size=N`` drops images whose shorter side is
   below N pixels (mmdet's meaning of the key).
@@ -34,6 +34,7 @@ from PIL import Image
 _FILTER_KEYS = ('filter_empty_gt', 'min_size')
 _EXIF_ORIENTATION = 0x0112
 _MAX_LISTED = 5
+_CLIP_TOLERANCE = 1e-2  # px; float rounding of normalised YOLO boxes is not counted
 
 
 def read_image_size(path: str) -> Tuple[int, int]:
@@ -282,7 +283,7 @@ class BaseDetDataset(BaseDataset, metaclass=ABCMeta):
                 stats['dropped'] += 1
                 touched = True
                 continue
-            if clipped != [x1, y1, x2, y2]:
+            if max(abs(a - b) for a, b in zip(clipped, (x1, y1, x2, y2))) > _CLIP_TOLERANCE:
                 stats['clipped'] += 1
                 touched = True
             kept.append(dict(bbox=clipped, bbox_label=label,

@@ -34,7 +34,6 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cissreg.registry import DATASETS
-from .base_det_dataset import default_palette
 from .voc_det_dataset import VOCDetDataset
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'diamond', 'cross', 'ring')
@@ -244,7 +243,7 @@ class ShapesDetDataset(VOCDetDataset):
             subset, ``filter_cfg``, ``pipeline``, ``test_mode``...).
     """
 
-    METAINFO: dict = dict(classes=SHAPE_CLASSES, palette=default_palette(len(SHAPE_CLASSES)))
+    METAINFO: dict = dict(classes=SHAPE_CLASSES)
 
     def __init__(self,
                  data_root: str = 'data/shapes',

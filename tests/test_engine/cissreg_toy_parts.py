@@ -25,10 +25,10 @@ class ToyDropoutNet(BaseModel):
     """Linear -> BN -> ReLU -> Dropout -> Linear classifier on [B, in_dim] vectors."""
 
     def __init__(self, in_dim: int = 4, hidden: int = 8, num_classes: int = 3,
-                 p: float = 0.5) -> None:
+                 p: float = 0.5, sync_bn: bool = False) -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_dim, hidden)
-        self.bn = nn.BatchNorm1d(hidden)
+        self.bn = nn.SyncBatchNorm(hidden) if sync_bn else nn.BatchNorm1d(hidden)
         self.drop = nn.Dropout(p)
         self.fc2 = nn.Linear(hidden, num_classes)
 
@@ -131,3 +131,43 @@ def toy_cfg(work_dir: str, max_epochs: int = 4, seed: Optional[int] = 0,
         custom_hooks=[dict(type='EMAHook')],
         randomness=dict(seed=seed),
         log_level='WARNING'))
+
+
+TOY_CONFIG = '''
+custom_imports = dict(imports=['cissreg_toy_parts'], allow_failed_imports=False)
+default_scope = 'cissreg'
+runner_type = 'CissRunner'
+env_cfg = dict(dist_cfg=dict(backend='nccl'))  # as shipped for GPUs; CPUs use gloo anyway
+model = dict(type='ToyDropoutNet')
+train_dataloader = dict(
+    dataset=dict(type='ToyNoisyDataset', size=16), batch_size=4, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True))
+train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
+val_dataloader = dict(
+    dataset=dict(type='ToyNoisyDataset', size=8), batch_size=4, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False))
+val_cfg = dict()
+val_evaluator = dict(type='ToyAccuracy')
+test_dataloader = val_dataloader
+test_cfg = dict()
+test_evaluator = val_evaluator
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                     logger=dict(type='LoggerHook', interval=1))
+custom_hooks = [dict(type='ToyDumpWeightsHook')]
+randomness = dict(seed=0)
+'''
+
+
+def write_toy_config(directory) -> str:
+    """Write this module and a config importing it (``custom_imports``) into ``directory``.
+
+    Returns:
+        str: Path of the config; put ``directory`` on ``PYTHONPATH`` to use it.
+    """
+    import shutil
+    shutil.copy(__file__, osp.join(directory, 'cissreg_toy_parts.py'))
+    path = osp.join(directory, 'toy_config.py')
+    with open(path, 'w') as f:
+        f.write(TOY_CONFIG)
+    return path

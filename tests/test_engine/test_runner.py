@@ -71,6 +71,7 @@ def test_iteration_based_resume_is_exact(toy, tmp_path):
     def iter_cfg(work_dir):
         cfg = toy.toy_cfg(work_dir)
         cfg.train_cfg = dict(by_epoch=False, max_iters=10, val_interval=5)
+        cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
         cfg.param_scheduler = [dict(type='MultiStepLR', milestones=[6], by_epoch=False)]
         cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=3, by_epoch=False)
         cfg.log_processor = dict(by_epoch=False)

@@ -34,9 +34,10 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     directory = osp.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
-        with os.fdopen(fd, 'wb') as f:
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
+        with open(tmp_path, 'wb') as f:
             _write_chunks(f, data)
             f.flush()
             os.fsync(f.fileno())

@@ -10,14 +10,16 @@ position depends only on the tokens before it: sequences are cut after the last 
 token of the batch, which gives the same features as the full 77-token pass, faster.
 """
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import Tensor
-from transformers import CLIPConfig, CLIPModel
 
 from .openai_convert import (convert_openai_clip_state_dict, is_openai_clip_state_dict,
                              load_openai_clip_state_dict)
+
+if TYPE_CHECKING:  # transformers is imported when a model is built (it is slow to import)
+    from transformers import CLIPConfig, CLIPModel
 
 
 def _read_state_dict(path: str) -> dict:
@@ -30,12 +32,13 @@ def _read_state_dict(path: str) -> dict:
                      '.bin / .safetensors file')
 
 
-def build_clip_config(config: dict) -> CLIPConfig:
+def build_clip_config(config: dict) -> 'CLIPConfig':
     """``CLIPConfig`` from a plain dict (``text_config``, ``vision_config``, ...).
 
     The text config's special token ids default to the last two ids of its vocabulary
     (``<|startoftext|>``, ``<|endoftext|>``), as in CLIP's tokenizer.
     """
+    from transformers import CLIPConfig
     config = dict(config)
     text = dict(config.pop('text_config', {}))
     vocab_size = text.get('vocab_size', 49408)
@@ -48,7 +51,7 @@ def build_clip_config(config: dict) -> CLIPConfig:
 
 def build_clip_model(config: Optional[dict] = None,
                      pretrained: Optional[str] = None,
-                     attn_implementation: str = 'sdpa') -> CLIPModel:
+                     attn_implementation: str = 'sdpa') -> 'CLIPModel':
     """Build a ``CLIPModel`` from a config dict and/or local weights.
 
     Args:
@@ -63,6 +66,7 @@ def build_clip_model(config: Optional[dict] = None,
     Returns:
         CLIPModel: in float32.
     """
+    from transformers import CLIPModel
     if pretrained is None:
         if config is None:
             raise ValueError('build_clip_model needs a config dict or pretrained weights')
@@ -94,7 +98,7 @@ def build_clip_model(config: Optional[dict] = None,
     return model
 
 
-def encode_image(clip: CLIPModel, pixel_values: Tensor) -> Tensor:
+def encode_image(clip: 'CLIPModel', pixel_values: Tensor) -> Tensor:
     """Projected image embeddings (not normalised).
 
     Args:
@@ -114,7 +118,7 @@ def causal_mask(length: int, dtype: torch.dtype, device: torch.device) -> Tensor
     return mask.triu(1)[None, None]
 
 
-def encode_text_embeds(clip: CLIPModel, token_embeds: Tensor, eot_index: Tensor) -> Tensor:
+def encode_text_embeds(clip: 'CLIPModel', token_embeds: Tensor, eot_index: Tensor) -> Tensor:
     """Projected text embeddings from token embeddings (e.g. with learnable prompt vectors).
 
     Args:
@@ -136,7 +140,7 @@ def encode_text_embeds(clip: CLIPModel, token_embeds: Tensor, eot_index: Tensor)
     return clip.text_projection(pooled)
 
 
-def encode_text_ids(clip: CLIPModel, input_ids: Tensor) -> Tensor:
+def encode_text_ids(clip: 'CLIPModel', input_ids: Tensor) -> Tensor:
     """Projected text embeddings of tokenized text (end-of-text = the largest id of a row).
 
     Args:

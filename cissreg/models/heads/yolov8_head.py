@@ -282,7 +282,7 @@ class YOLOv8Head(BaseModule):
         class-wise NMS (``torchvision.ops.batched_nms``) and the ``max_per_img`` best are
         kept. With ``rescale`` the boxes are mapped back to the original image
         (``(box - [left, top, left, top]) / [w_scale, h_scale, w_scale, h_scale]`` from the
-        metas' ``pad_param`` and ``scale_factor``) and clipped to ``ori_shape``.
+        metas' ``pad_param`` and ``scale_factor``) and, after NMS, clipped to ``ori_shape``.
 
         Args:
             cls_scores (Sequence[Tensor]): Per level [B, num_classes, H_i, W_i] logits.
@@ -328,19 +328,19 @@ class YOLOv8Head(BaseModule):
                 order = kept_scores.argsort(descending=True)
             if max_per_img > 0:
                 order = order[:max_per_img]
-            results.append(InstanceData(bboxes=img_bboxes[order], scores=kept_scores[order],
+            img_bboxes = img_bboxes[order]
+            if rescale and 'ori_shape' in meta:
+                height, width = meta['ori_shape'][:2]
+                img_bboxes[:, 0::2] = img_bboxes[:, 0::2].clamp(0, width)
+                img_bboxes[:, 1::2] = img_bboxes[:, 1::2].clamp(0, height)
+            results.append(InstanceData(bboxes=img_bboxes, scores=kept_scores[order],
                                         labels=labels[order]))
         return results
 
     @staticmethod
     def _rescale(bboxes: Tensor, meta: dict) -> Tensor:
-        """Map [K, 4] input-image boxes to the original image and clip them to it."""
+        """Map [K, 4] input-image boxes to the original image (undo letterbox and resize)."""
         top, _, left, _ = (float(v) for v in meta.get('pad_param', (0, 0, 0, 0)))
         w_scale, h_scale = (float(v) for v in meta.get('scale_factor', (1.0, 1.0)))
-        bboxes = ((bboxes - bboxes.new_tensor([left, top, left, top]))
-                  / bboxes.new_tensor([w_scale, h_scale, w_scale, h_scale]))
-        if 'ori_shape' in meta:
-            height, width = meta['ori_shape'][:2]
-            bboxes[:, 0::2] = bboxes[:, 0::2].clamp(0, width)
-            bboxes[:, 1::2] = bboxes[:, 1::2].clamp(0, height)
-        return bboxes
+        return ((bboxes - bboxes.new_tensor([left, top, left, top]))
+                / bboxes.new_tensor([w_scale, h_scale, w_scale, h_scale]))

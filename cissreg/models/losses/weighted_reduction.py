@@ -25,7 +25,8 @@ def weight_reduce_loss(loss: Tensor,
     """Weight an element-wise loss and reduce it (mmdet's contract).
 
     Unlike mmdet no epsilon is added to ``avg_factor``: callers pass a factor that is
-    already >= 1 (e.g. ``max(sum(target_scores), 1)``), so the result is exact.
+    already >= 1 (e.g. ``max(sum(target_scores), 1)``), so the result is exact. The mean of
+    an empty loss is 0 (connected to the graph), not NaN.
 
     Args:
         loss (Tensor): Element-wise loss, any shape.
@@ -44,7 +45,8 @@ def weight_reduce_loss(loss: Tensor,
         loss = loss * weight
     if avg_factor is None:
         if reduction == 'mean':
-            return loss.mean()
+            # the mean of no element is 0 (still on the graph), not NaN
+            return loss.mean() if loss.numel() else loss.sum()
         if reduction == 'sum':
             return loss.sum()
         return loss

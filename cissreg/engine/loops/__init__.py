@@ -1,0 +1,4 @@
+from .feature_loader import FeatureBatchLoader
+from .incremental_loop import IncrementalLoop
+
+__all__ = ['FeatureBatchLoader', 'IncrementalLoop']
