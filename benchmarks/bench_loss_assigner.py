@@ -7,15 +7,17 @@ GT boxes (log-uniform sizes 8-300 px). ultralytics is timed on ``v8DetectionLoss
 ``YOLOv8Head.loss_by_feat``. The script checks that the loss items agree, then prints the
 median time of each (after warm-up) and the ratio cissreg / ultralytics; ``--backward`` times
 forward + backward instead. A second block times the two assigners alone on identical inputs.
+Both sides run interleaved; ``--clock cpu`` reports process CPU time instead of wall time.
 
 Usage:
     python benchmarks/bench_loss_assigner.py [--images 8] [--boxes 50] [--classes 80]
         [--imgsz 640] [--threads N] [--repeats 20] [--warmup 3] [--backward]
+        [--clock wall|cpu]
 """
 import argparse
 import time
 from types import SimpleNamespace
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 import torch
 from mmengine.structures import InstanceData
@@ -23,16 +25,20 @@ from mmengine.structures import InstanceData
 from cissreg.models.heads import YOLOv8Head
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds."""
+def median_ms(fns: Sequence[Callable[[], object]], repeats: int, warmup: int,
+              clock: Callable[[], float]) -> List[float]:
+    """Median time of each ``fn()`` in milliseconds; the functions run interleaved, so a
+    change of machine load affects both sides alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times: List[List[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1e3
+        for fn, fn_times in zip(fns, times):
+            start = clock()
+            fn()
+            fn_times.append(clock() - start)
+    return [sorted(t)[len(t) // 2] * 1e3 for t in times]
 
 
 def make_inputs(args: argparse.Namespace):
@@ -60,7 +66,10 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--backward', action='store_true', help='time forward + backward')
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='wall time, or process CPU time (steadier on a shared machine)')
     args = parser.parse_args()
+    clock = time.perf_counter if args.clock == 'wall' else time.process_time
 
     from ultralytics.nn.tasks import DetectionModel
     from ultralytics.utils.loss import v8DetectionLoss
@@ -106,10 +115,10 @@ def main() -> None:
 
     what = 'forward + backward' if args.backward else 'forward'
     print(f'YOLOv8-n loss ({what}), {args.images} images x {args.boxes} boxes, '
-          f'{args.classes} classes, {args.imgsz} px, {args.threads} threads')
+          f'{args.classes} classes, {args.imgsz} px, {args.threads} threads, '
+          f'median {args.clock} time of {args.repeats}')
     print(f'  loss items (box, cls, dfl): {[round(v, 5) for v in ours.tolist()]} (equal)')
-    t_ref = median_ms(run_ultralytics, args.repeats, args.warmup)
-    t_ours = median_ms(run_cissreg, args.repeats, args.warmup)
+    t_ref, t_ours = median_ms([run_ultralytics, run_cissreg], args.repeats, args.warmup, clock)
     print(f'  ultralytics v8DetectionLoss: {t_ref:8.2f} ms')
     print(f'  cissreg YOLOv8Head.loss_by_feat: {t_ours:8.2f} ms')
     print(f'  ratio cissreg / ultralytics: {t_ours / t_ref:.3f}x')
@@ -122,8 +131,9 @@ def main() -> None:
     labels, gt_bboxes, mask = head._pad_gts(gts, scores.device)
     assigner_args = (scores, bboxes, points, labels.float(), gt_bboxes, mask.float())
     theirs = UltralyticsAssigner(topk=10, num_classes=args.classes, alpha=0.5, beta=6.0)
-    t_ref = median_ms(lambda: theirs(*assigner_args), args.repeats, args.warmup)
-    t_ours = median_ms(lambda: head.assigner(*assigner_args), args.repeats, args.warmup)
+    t_ref, t_ours = median_ms([lambda: theirs(*assigner_args),
+                               lambda: head.assigner(*assigner_args)],
+                              args.repeats, args.warmup, clock)
     print('Task-aligned assigner alone')
     print(f'  ultralytics: {t_ref:8.2f} ms')
     print(f'  cissreg:     {t_ours:8.2f} ms')

@@ -11,6 +11,7 @@ raises an :class:`UnexpectedConfigKeyError` naming the component, the key and th
 """
 import difflib
 import inspect
+import logging
 import re
 import traceback
 from importlib import import_module
@@ -88,9 +89,9 @@ class CissRegistry(Registry):
             except Exception as err:  # noqa: BLE001 - recorded, logged and reported on lookup
                 self._import_errors[location] = f'{type(err).__name__}: {err}'
                 print_log(
-                    f'cissreg::{self.name} registry: importing {location!r} failed; components '
+                    f'{self.scope}::{self.name} registry: importing {location!r} failed; components '
                     f'registered there are unavailable.\n{traceback.format_exc()}',
-                    logger='current', level=30)
+                    logger='current', level=logging.WARNING)
 
     def get(self, key: str) -> Type:
         """Return the class or function registered as ``key``.
@@ -168,7 +169,7 @@ class CissRegistry(Registry):
         if match['owner'] not in {getattr(o, '__qualname__', None) for o in owners}:
             return None
         params = _accepted_params(obj_cls)
-        message = (f'{obj_cls.__name__} (cissreg::{self.name} registry) does not accept the '
+        message = (f'{obj_cls.__name__} ({self.scope}::{self.name} registry) does not accept the '
                    f'config key {match["key"]!r}.')
         close = _close_names(match['key'], params)
         if close:

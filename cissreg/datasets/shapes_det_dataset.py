@@ -300,7 +300,7 @@ class ShapesDetDataset(VOCDetDataset):
         Returns:
             bool: True when this call generated it.
         """
-        root = self.data_root
+        root = osp.normpath(self.data_root)
         if osp.isdir(root) and os.listdir(root):
             self._check_manifest(root)
             return False
@@ -308,6 +308,9 @@ class ShapesDetDataset(VOCDetDataset):
         os.makedirs(parent, exist_ok=True)
         start = time.time()
         tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(root))}-tmp-', dir=parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; publish like os.makedirs
         try:
             generate_shapes_dataset(tmp, self.generation_params)
         except BaseException:

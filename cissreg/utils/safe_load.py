@@ -35,9 +35,10 @@ def _history_buffer_getattr(obj: Any, name: str) -> Callable:
     """
     if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
         return getattr(HistoryBuffer, name)
+    owner = getattr(obj, '__qualname__', type(obj).__qualname__)
     raise pickle.UnpicklingError(
-        f'Unsupported global: GLOBAL builtins.getattr({getattr(obj, "__name__", obj)!r}, '
-        f'{name!r}) (cissreg allows getattr only for HistoryBuffer statistics methods)')
+        f'Unsupported global: GLOBAL getattr({owner},{name}) (cissreg allows getattr in '
+        'checkpoints only for HistoryBuffer statistics methods)')
 
 
 def _numpy_globals() -> List[Union[Any, Tuple[Any, str]]]:

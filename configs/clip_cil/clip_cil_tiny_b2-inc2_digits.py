@@ -13,7 +13,7 @@ increment = 2
 stage1_epochs = 10          # prompts (+ replay + hinge from task 1)
 init_stage1_epochs = 10
 stage2_epochs = 4           # per-task heads, tasks >= 1
-lr = 0.05
+lr = 0.002
 stage2_lr = 0.01
 samples_per_old_class = 32  # Gaussian replay per old class and epoch
 
@@ -47,7 +47,7 @@ test_evaluator = val_evaluator
 # stage-1 optimizer and schedule (a fresh one per task; stage 2 has its own above)
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=lr, momentum=0.9, weight_decay=0.0))
+    optimizer=dict(type='AdamW', lr=lr, weight_decay=0.0))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, eta_min=0.0)]
 
 custom_hooks = [dict(type='GaussianReplayHook', samples_per_old_class=samples_per_old_class)]

@@ -2,6 +2,7 @@
 import filecmp
 import logging
 import os
+import stat
 from contextlib import contextmanager
 
 import cv2
@@ -92,6 +93,13 @@ def test_generated_once_then_reused(tmp_path):
     assert os.stat(os.path.join(root, 'Annotations', 'train_000000.xml')).st_mtime_ns == stamp
     assert (len(first), len(second)) == (6, 3)
     assert [n for n in os.listdir(tmp_path) if n != 'shapes'] == []  # no temp folder left
+    os.makedirs(tmp_path / 'plain')
+    assert stat.S_IMODE(os.stat(root).st_mode) == stat.S_IMODE(os.stat(tmp_path / 'plain').st_mode)
+
+
+def test_trailing_slash_in_data_root(tmp_path):
+    ds = ShapesDetDataset(data_root=f'{tmp_path}/shapes/', **SMALL)
+    assert len(ds) == 6 and os.listdir(tmp_path) == ['shapes']
 
 
 def test_changed_parameters_are_reported(tmp_path):

@@ -12,6 +12,7 @@ import torch.distributed as dist
 from mmengine.model import MMDistributedDataParallel
 
 from cissreg.engine.runner import CissRunner
+from cissreg.engine.runner.cpu_distributed import init_cpu_dist
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_DIR = Path(__file__).parent
@@ -52,6 +53,28 @@ def test_single_process_pytorch_launcher_on_cpu(toy, tmp_path, monkeypatch):
             dist.destroy_process_group()
     state_dict = torch.load(tmp_path / 'epoch_1.pth', weights_only=True)['state_dict']
     assert 'fc1.weight' in state_dict  # saved unwrapped, no "module." prefix
+
+
+def test_slurm_environment_on_cpu(monkeypatch):
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT'):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in dict(SLURM_PROCID='0', SLURM_NTASKS='1', SLURM_LOCALID='0',
+                           SLURM_NODELIST='node[1-4]', MASTER_ADDR='127.0.0.1').items():
+        monkeypatch.setenv(key, value)
+    port = _free_port()
+    try:
+        init_cpu_dist('slurm', timeout=60, port=port)
+        assert dist.get_backend() == 'gloo' and dist.get_world_size() == 1
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['MASTER_PORT']) == (
+        '0', '1', str(port))
+
+
+def test_unsupported_cpu_launcher_is_named():
+    with pytest.raises(ValueError, match='"pytorch" and "slurm", got \'mpi\''):
+        init_cpu_dist('mpi')
 
 
 def test_sync_batchnorm_is_reverted_on_cpu(toy, tmp_path, monkeypatch):

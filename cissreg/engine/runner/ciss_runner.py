@@ -36,7 +36,9 @@ class CissRunner(Runner):
       only after the new one is complete.
     * **Exact resumption.** RNGs are reseeded at every resumable position and data-loader
       workers are seeded per epoch (see ``resumable_randomness``); on resume the train
-      sampler adopts the checkpoint's seed like the RNGs do.
+      sampler adopts the checkpoint's seed like the RNGs do. Bit-exact with
+      ``persistent_workers=False`` (persistent workers' RNG cannot be rebuilt; a warning
+      says so on resume).
     * **Strict loading.** ``load_from`` / ``resume`` refuse a checkpoint whose keys or shapes
       differ from the model, naming them; ``load_from_strict = False`` in the config loads
       the matching tensors only (with a warning listing the rest).
@@ -148,6 +150,10 @@ class CissRunner(Runner):
         if strict is None:
             strict = self.cfg.get('load_from_strict', True)
         checkpoint = _load_checkpoint(filename, map_location=map_location)
+        if not isinstance(checkpoint, dict):
+            raise CheckpointMismatchError(
+                f'checkpoint {filename} holds a {type(checkpoint).__name__}, not a state dict '
+                'or a dict with "state_dict"')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
 

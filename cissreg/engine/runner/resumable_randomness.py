@@ -5,8 +5,9 @@ run resumed at epoch ``k`` draws different dropout masks, augmentations and work
 the uninterrupted run did from epoch ``k`` on. Here the state at every point that a checkpoint
 can resume from is a pure function of the run's seed and position:
 
-* epoch-based loops: python / numpy / torch RNGs are reseeded from ``(seed, epoch)`` at the
-  start of every epoch (before the data loader creates its iterator and workers);
+* epoch-based loops: python / numpy / torch RNGs are reseeded from ``(seed, epoch, iter)`` at
+  the start of every epoch (before the data loader creates its iterator and workers; ``iter``
+  keeps loops that restart the epoch count, e.g. per task, from repeating seeds);
 * iteration-based loops: they are reseeded from ``(seed, n)`` before the ``n``-th batch is
   fetched (mmengine replays the fetches when it resumes, so the count matches);
 * data-loader workers seed numpy / random from torch's per-worker seed (drawn from the
@@ -89,4 +90,4 @@ class ResumableRandomnessHook(Hook):
 
     def before_train_epoch(self, runner) -> None:
         if not isinstance(runner.train_loop, IterBasedTrainLoop):
-            seed_all(derive_seed(runner.seed, runner.epoch))
+            seed_all(derive_seed(runner.seed, runner.epoch, runner.iter))

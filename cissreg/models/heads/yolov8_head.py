@@ -203,7 +203,7 @@ class YOLOv8Head(BaseModule):
             bbox_dist_preds (Sequence[Tensor]): Per level [B, 4 * reg_max, H_i, W_i].
             batch_gt_instances (Sequence[InstanceData]): Per image ``bboxes`` [N, 4] xyxy in
                 input pixels and ``labels`` [N].
-            batch_img_metas (Sequence[dict]): Per image metas (one per image; unused values).
+            batch_img_metas (Sequence[dict]): Per image metas (only their number is used).
 
         Returns:
             dict[str, Tensor]: ``loss_cls``, ``loss_bbox``, ``loss_dfl`` (scalars, see the
@@ -218,6 +218,11 @@ class YOLOv8Head(BaseModule):
             cls_scores, bbox_dist_preds)
         pred_bboxes = self.decode_bboxes(flat_dist, grid_points)  # [B, A, 4], stride units
         gt_labels, gt_bboxes, mask_gt = self._pad_gts(batch_gt_instances, flat_cls.device)
+        real_labels = gt_labels[mask_gt]
+        bad = real_labels[(real_labels < 0) | (real_labels >= self.num_classes)]
+        if bad.numel():
+            raise ValueError(f'YOLOv8Head: GT label {int(bad[0])} outside '
+                             f'[0, {self.num_classes}) (num_classes={self.num_classes})')
 
         assigned = self.assigner(flat_cls.detach().sigmoid(),
                                  pred_bboxes.detach() * strides, points,
@@ -235,8 +240,9 @@ class YOLOv8Head(BaseModule):
                                    weight=fg_weight, avg_factor=avg_factor)
 
         fg_points = grid_points[fg_anchor]
-        target_ltrb = torch.cat((fg_points - target_bboxes[:, :2], target_bboxes[:, 2:] - fg_points),
-                                -1).clamp_(0, self.reg_max - 1 - 0.01)
+        target_ltrb = torch.cat(
+            (fg_points - target_bboxes[:, :2], target_bboxes[:, 2:] - fg_points),
+            -1).clamp_(0, self.reg_max - 1 - 0.01)
         pred_dist = flat_dist[fg_img, fg_anchor].reshape(-1, self.reg_max)
         loss_dfl = self.loss_dfl(pred_dist, target_ltrb.reshape(-1),
                                  weight=fg_weight[:, None].expand(-1, 4).reshape(-1),

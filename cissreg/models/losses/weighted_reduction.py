@@ -1,7 +1,6 @@
 """Element-wise weighting and reduction shared by the mmdet-style losses."""
 from typing import Optional, Union
 
-import torch
 from torch import Tensor
 
 REDUCTIONS = ('none', 'mean', 'sum')

@@ -1,6 +1,10 @@
 # A tiny, randomly initialised CLIP (ViT, 32 px, width 64, 2 layers) with the byte-level
 # tokenizer (514 ids): trains on a CPU in minutes, downloads nothing. Task sizes
 # (num_classes / init_class / increment) are filled in by the method config.
+# One 32 px patch per image: at random initialisation a ViT's class token sees little more
+# than the mean patch, while a single patch is a random projection of the whole image, which
+# keeps the frozen features informative (linear probe ~90 % on digits vs ~35 % with 8 px
+# patches). logit_scale starts at CLIP's trained value (100).
 model = dict(
     type='CLIPPromptClassifier',
     clip=dict(
@@ -9,8 +13,8 @@ model = dict(
                              num_hidden_layers=2, num_attention_heads=2,
                              max_position_embeddings=77),
             vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2,
-                               num_attention_heads=2, image_size=32, patch_size=8),
-            projection_dim=64),
+                               num_attention_heads=2, image_size=32, patch_size=32),
+            projection_dim=64, logit_scale_init_value=4.6052),
         pretrained=None),
     tokenizer=dict(type='CLIPTokenizer', bpe_path=None),
     prompt_learner=dict(type='PromptLearner', n_ctx=4, update_old_text_prompts=False),

@@ -45,9 +45,9 @@ model = dict(
             featmap_strides=strides,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg),
-        loss_cls=dict(type='BCEWithLogitsLoss', reduction='sum', loss_weight=0.5),
-        loss_bbox=dict(type='IoULoss', iou_mode='ciou', reduction='sum', loss_weight=7.5),
-        loss_dfl=dict(type='DistributionFocalLoss', reduction='sum', loss_weight=1.5)),
+        loss_cls=dict(type='BCEWithLogitsLoss', reduction='mean', loss_weight=0.5),
+        loss_bbox=dict(type='IoULoss', iou_mode='ciou', reduction='mean', loss_weight=7.5),
+        loss_dfl=dict(type='DistributionFocalLoss', reduction='mean', loss_weight=1.5)),
     train_cfg=dict(
         assigner=dict(
             type='TaskAlignedAssigner', num_classes=num_classes, topk=10, alpha=0.5,

@@ -101,6 +101,9 @@ def test_loss_keys_world_size_scaling_and_input_checks(monkeypatch):
         torch.testing.assert_close(scaled[key], 4 * losses[key])
     with pytest.raises(ValueError, match='2 images'):
         head.loss_by_feat(cls_scores, dists, gts[:1], [{}])
+    gts[1].labels = torch.tensor([3])
+    with pytest.raises(ValueError, match=r'GT label 3 outside \[0, 3\)'):
+        head.loss_by_feat(cls_scores, dists, gts, [{}, {}])
 
 
 def test_empty_ground_truth_gives_finite_connected_losses():

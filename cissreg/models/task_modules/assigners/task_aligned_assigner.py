@@ -36,9 +36,10 @@ class TaskAlignedAssigner(nn.Module):
 
     For every valid GT, the candidates are the anchor centres strictly inside it; their align
     metric uses the predicted probability ``s`` of the GT's class and the CIoU (clamped at 0)
-    between the GT and the anchor's predicted box. The ``topk`` anchors of largest metric that
-    lie inside the GT are positive. An anchor positive for several GTs goes to the GT of
-    largest CIoU with its predicted box. The assigned class's target score is
+    between the GT and the anchor's predicted box (0 for non-candidates). Of the ``topk``
+    anchors of largest metric, those inside the GT are positive. An anchor positive for several
+    GTs goes to the image's GT of largest CIoU with its predicted box (the first on ties, so
+    GT 0 when all are 0). The assigned class's target score is
     ``metric * max_IoU(gt) / (max_metric(gt) + eps)`` where both maxima run over the GT's
     positive anchors.
 
@@ -109,23 +110,27 @@ class TaskAlignedAssigner(nn.Module):
         flat_labels = gt_labels.reshape(num_gts).long()
         flat_gt_bboxes = gt_bboxes.reshape(num_gts, 4)
 
-        # candidate pairs (gt g = b * M + m, anchor a): anchor centre strictly inside a real GT
-        inside = self._inside_gts(anc_points, flat_gt_bboxes, mask_gt.reshape(num_gts, 1))
-        pair_gt, pair_anchor = inside.nonzero(as_tuple=True)  # sorted by (g, a)
+        # candidate pairs (anchor a, gt g = b * M + m): anchor centre strictly inside a real GT
+        inside = self._inside_gts(anc_points, flat_gt_bboxes, mask_gt.reshape(1, num_gts))
+        pair_anchor, pair_gt = inside.nonzero(as_tuple=True)  # sorted by (a, g)
         if pair_gt.numel() == 0:
             return result
         pair_img = torch.div(pair_gt, max_boxes, rounding_mode='floor')
-        overlaps = aligned_bbox_iou(flat_gt_bboxes[pair_gt], pd_bboxes[pair_img, pair_anchor],
+        pair_key = pair_img * num_anchors + pair_anchor  # flat (b, a)
+        overlaps = aligned_bbox_iou(flat_gt_bboxes.index_select(0, pair_gt),
+                                    pd_bboxes.reshape(-1, 4).index_select(0, pair_key),
                                     'ciou').clamp_(0)
-        pair_scores = pd_scores[pair_img, pair_anchor, flat_labels[pair_gt]]
+        pair_scores = pd_scores.reshape(-1).index_select(
+            0, pair_key * num_classes + flat_labels.index_select(0, pair_gt))
         metrics = pair_scores.pow(self.alpha) * overlaps.pow(self.beta)
 
         # top-k per GT over the dense metric (zeros outside the pairs), as ultralytics does
         dense_metric = metrics.new_zeros((num_gts, num_anchors))
-        dense_metric[pair_gt, pair_anchor] = metrics
+        dense_metric.view(-1)[pair_gt * num_anchors + pair_anchor] = metrics
         topk_idx = dense_metric.topk(min(self.topk, num_anchors), dim=-1)[1]  # [B*M, k]
-        is_pos = inside.gather(1, topk_idx)
-        pos_gt = torch.arange(num_gts, device=device)[:, None].expand_as(topk_idx)[is_pos]
+        gt_ids = torch.arange(num_gts, device=device)[:, None].expand_as(topk_idx)
+        is_pos = inside[topk_idx, gt_ids]
+        pos_gt = gt_ids[is_pos]
         pos_anchor = topk_idx[is_pos]
         pos_img = torch.div(pos_gt, max_boxes, rounding_mode='floor')
         pos_key = pos_img * num_anchors + pos_anchor  # flat (b, a)
@@ -136,8 +141,8 @@ class TaskAlignedAssigner(nn.Module):
         assigned_m[pos_key] = pos_gt - pos_img * max_boxes
         multi = counts > 1
         if bool(multi.any()):
-            self._resolve_multi(assigned_m, multi, pair_img * num_anchors + pair_anchor,
-                                pair_gt - pair_img * max_boxes, overlaps, max_boxes)
+            self._resolve_multi(assigned_m, multi, pair_key, pair_gt - pair_img * max_boxes,
+                                overlaps, max_boxes)
 
         fg_key = (counts > 0).nonzero(as_tuple=True)[0]
         fg_img = torch.div(fg_key, num_anchors, rounding_mode='floor')
@@ -145,8 +150,8 @@ class TaskAlignedAssigner(nn.Module):
         fg_m = assigned_m[fg_key]
         fg_gt = fg_img * max_boxes + fg_m
         fg_metric = dense_metric[fg_gt, fg_anchor]
-        fg_overlap = self._pair_lookup(pair_gt * num_anchors + pair_anchor, overlaps,
-                                       fg_gt * num_anchors + fg_anchor)
+        fg_overlap = self._pair_lookup(pair_anchor * num_gts + pair_gt, overlaps,
+                                       fg_anchor * num_gts + fg_gt)
 
         # normalise by the GT's best metric and best IoU over its positive anchors
         max_metric = metrics.new_zeros(num_gts).scatter_reduce_(0, fg_gt, fg_metric, 'amax')
@@ -164,20 +169,23 @@ class TaskAlignedAssigner(nn.Module):
     @staticmethod
     def _inside_gts(anc_points: Tensor, gt_bboxes: Tensor, valid: Tensor,
                     eps: float = 1e-9) -> Tensor:
-        """``[G, A]`` bool: anchor centre more than ``eps`` inside GT box and GT valid.
+        """``[A, G]`` bool: anchor centre more than ``eps`` inside the GT box, GT valid.
+
+        Separable: the x test runs once per distinct anchor x (a few hundred on a feature
+        pyramid) and GT, the y test likewise, and the ``[A, G]`` mask is an AND of gathered
+        rows; the comparisons are the same float operations as testing every pair.
 
         Args:
             anc_points (Tensor): ``[A, 2]`` anchor centres.
             gt_bboxes (Tensor): ``[G, 4]`` xyxy boxes.
-            valid (Tensor): ``[G, 1]`` real-GT mask.
+            valid (Tensor): ``[1, G]`` real-GT mask.
         """
-        ax, ay = anc_points[:, 0], anc_points[:, 1]
-        x1, y1, x2, y2 = gt_bboxes[:, 0:1], gt_bboxes[:, 1:2], gt_bboxes[:, 2:3], gt_bboxes[:, 3:4]
-        inside = (ax - x1) > eps
-        inside &= (ay - y1) > eps
-        inside &= (x2 - ax) > eps
-        inside &= (y2 - ay) > eps
-        return inside.logical_and_(valid.bool())
+        xs, x_idx = anc_points[:, 0].unique(return_inverse=True)
+        ys, y_idx = anc_points[:, 1].unique(return_inverse=True)
+        x1, y1, x2, y2 = gt_bboxes.unbind(-1)
+        in_x = ((xs[:, None] - x1) > eps) & ((x2 - xs[:, None]) > eps)  # [Ux, G]
+        in_y = ((ys[:, None] - y1) > eps) & ((y2 - ys[:, None]) > eps) & valid.bool()
+        return in_x.index_select(0, x_idx).logical_and_(in_y.index_select(0, y_idx))
 
     @staticmethod
     def _resolve_multi(assigned_m: Tensor, multi: Tensor, pair_key: Tensor, pair_m: Tensor,

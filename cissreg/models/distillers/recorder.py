@@ -1,0 +1,156 @@
+"""Record the outputs of named sub-modules during one forward pass (forward hooks)."""
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from torch import Tensor, nn
+
+#: Short names of the YOLO detector outputs that distillation usually reads.
+RECORD_ALIASES: Dict[str, dict] = dict(
+    backbone=dict(module='backbone'),
+    neck=dict(module='neck'),
+    cls_scores=dict(module='bbox_head.head_module', index=0),
+    bbox_dist_preds=dict(module='bbox_head.head_module', index=1),
+)
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """Which output of which sub-module to record.
+
+    Attributes:
+        module (str): Dotted sub-module path inside the detector, e.g. ``'neck'`` or
+            ``'bbox_head.head_module'``.
+        index (tuple[int, ...]): Path into the module's (nested tuple / list) output; empty
+            for the whole output. ``(0,)`` of ``bbox_head.head_module`` is the list of
+            per-level class logits.
+    """
+
+    module: str
+    index: Tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: Union[str, dict]) -> 'RecordSpec':
+        """Build from an alias of :data:`RECORD_ALIASES` or ``dict(module=..., index=...)``.
+
+        Args:
+            spec (str | dict): ``'neck'``, ``'cls_scores'``, ... or ``dict(module='neck',
+                index=None)``; ``index`` is None, an int or a sequence of ints.
+
+        Returns:
+            RecordSpec: The parsed spec.
+
+        Raises:
+            ValueError: Unknown alias or malformed dict.
+        """
+        if isinstance(spec, str):
+            if spec not in RECORD_ALIASES:
+                raise ValueError(f'unknown record {spec!r}: use one of '
+                                 f'{sorted(RECORD_ALIASES)} or dict(module=..., index=...)')
+            spec = RECORD_ALIASES[spec]
+        if not isinstance(spec, dict) or not isinstance(spec.get('module'), str) \
+                or set(spec) - {'module', 'index'}:
+            raise ValueError('a record is an alias or dict(module=str, index=int | list[int] | '
+                             f'None), got {spec!r}')
+        index = spec.get('index')
+        index = () if index is None else (index, ) if isinstance(index, int) else tuple(index)
+        return cls(module=spec['module'], index=tuple(int(i) for i in index))
+
+    def select(self, output: Any) -> Any:
+        """Pick ``index`` out of a module output."""
+        for i in self.index:
+            output = output[i]
+        return output
+
+
+def as_levels(value: Any, levels: Optional[Iterable[int]] = None) -> List[Tensor]:
+    """Turn a recorded value into a list of per-level tensors.
+
+    Args:
+        value (Tensor | Sequence[Tensor]): One map or one map per level.
+        levels (Iterable[int], optional): Levels to keep. Defaults to None (all).
+
+    Returns:
+        list[Tensor]: The selected maps.
+    """
+    maps = [value] if isinstance(value, Tensor) else list(value)
+    if not all(isinstance(m, Tensor) for m in maps):
+        raise TypeError('a recorded output must be a tensor or a sequence of tensors, got '
+                        f'{[type(m).__name__ for m in maps]}')
+    if not maps:
+        raise ValueError('the recorded output is an empty sequence')
+    if levels is None:
+        return maps
+    levels = list(levels)
+    if not levels:
+        raise ValueError('levels selects no map')
+    bad = [i for i in levels if not -len(maps) <= i < len(maps)]
+    if bad:
+        raise IndexError(f'levels {bad} out of range for {len(maps)} recorded maps')
+    return [maps[i] for i in levels]
+
+
+class OutputRecorder:
+    """Context manager that records the outputs of sub-modules of ``model``.
+
+    Hooks are registered on entry and removed on exit, so nothing is recorded (and nothing
+    is kept alive) outside the ``with`` block::
+
+        with OutputRecorder(detector, ['neck', 'bbox_head.head_module']) as rec:
+            detector(inputs, mode='tensor')
+        p3 = rec.get(RecordSpec('neck', (0, )))
+
+    Args:
+        model (nn.Module): The model whose sub-modules are hooked.
+        module_paths (Iterable[str]): Dotted sub-module paths.
+    """
+
+    def __init__(self, model: nn.Module, module_paths: Iterable[str]) -> None:
+        self.model = model
+        self.module_paths = sorted(set(module_paths))
+        for path in self.module_paths:
+            find_submodule(model, path)
+        self.outputs: Dict[str, Any] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> 'OutputRecorder':
+        self.outputs = {}
+        for path in self.module_paths:
+            module = find_submodule(self.model, path)
+            self._handles.append(module.register_forward_hook(self._hook(path)))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _hook(self, path: str):
+
+        def record(module: nn.Module, args: tuple, output: Any) -> None:
+            if path in self.outputs:
+                raise RuntimeError(f'{path!r} ran twice in one forward pass; record a module '
+                                   'that runs once')
+            self.outputs[path] = output
+
+        return record
+
+    def get(self, spec: RecordSpec) -> Any:
+        """The recorded output ``spec`` names.
+
+        Raises:
+            KeyError: The module did not run inside the ``with`` block.
+        """
+        if spec.module not in self.outputs:
+            raise KeyError(f'{spec.module!r} of {type(self.model).__name__} did not run in the '
+                           'forward pass, so nothing was recorded')
+        return spec.select(self.outputs[spec.module])
+
+
+def find_submodule(model: nn.Module, path: str) -> nn.Module:
+    """``model.get_submodule(path)`` with an error that lists the top-level modules."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError as err:
+        children = [name for name, _ in model.named_children()]
+        raise AttributeError(f'{type(model).__name__} has no sub-module {path!r} to record '
+                             f'(top-level modules: {children})') from err

@@ -1,0 +1,105 @@
+"""Build a frozen teacher detector from its own config file and a checkpoint."""
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import Mapping, Optional
+
+from mmengine.config import Config
+from torch import nn
+
+from cissreg.engine.runner.state_dict_check import CheckpointMismatchError, compare_state_dict
+from cissreg.registry import MODELS
+from cissreg.utils.safe_load import safe_torch_load
+from .export import student_state_dict
+
+
+def resolve_checkpoint(path: str) -> str:
+    """The checkpoint file that ``path`` names.
+
+    Args:
+        path (str): A checkpoint file, or a work dir holding mmengine's ``last_checkpoint``
+            file (which names the latest checkpoint).
+
+    Returns:
+        str: Path of the checkpoint file.
+
+    Raises:
+        FileNotFoundError: Naming the path and the config key ``model.teacher_ckpt``.
+    """
+    if osp.isdir(path):
+        pointer = osp.join(path, 'last_checkpoint')
+        if not osp.isfile(pointer):
+            raise FileNotFoundError(
+                f"teacher checkpoint: the folder '{path}' (config key model.teacher_ckpt) has "
+                'no last_checkpoint file; train the teacher into it or name a .pth file')
+        with open(pointer, encoding='utf-8') as f:
+            path = f.read().strip()
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f"teacher checkpoint '{path}' (config key model.teacher_ckpt) does not exist "
+            f'(cwd: {os.getcwd()}); train the teacher first with tools/train.py '
+            '<teacher config> and point model.teacher_ckpt to its checkpoint or work dir')
+    return path
+
+
+def teacher_state_dict(checkpoint: Mapping) -> 'OrderedDict':
+    """Model weights of a checkpoint, as the teacher model names them.
+
+    Accepts an mmengine checkpoint (``state_dict`` key), a bare state dict, a checkpoint
+    of a DDP-wrapped model (``module.`` prefixes) and a distiller checkpoint (whose student
+    becomes the teacher).
+
+    Args:
+        checkpoint (Mapping): The loaded checkpoint.
+
+    Returns:
+        OrderedDict: The state dict.
+    """
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+    if any(k.startswith('student.') for k in state_dict):
+        state_dict = student_state_dict(state_dict)
+    return state_dict
+
+
+def build_teacher(config: str, checkpoint: str,
+                  cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build the model of ``config``, load ``checkpoint`` strictly and freeze it.
+
+    Args:
+        config (str): Plain path of the teacher's config file (its ``model`` is built).
+        checkpoint (str): Checkpoint file or work dir (see :func:`resolve_checkpoint`).
+        cfg_options (dict, optional): Overrides merged into the teacher config, as with
+            ``--cfg-options``. Defaults to None.
+
+    Returns:
+        nn.Module: The teacher, in eval mode, every parameter with ``requires_grad=False``.
+
+    Raises:
+        FileNotFoundError: The config or checkpoint does not exist.
+        CheckpointMismatchError: The checkpoint's keys or shapes differ from the model's
+            (another class count or architecture), naming them.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f"teacher config '{config}' (config key model.teacher_config) "
+                                f'does not exist (cwd: {os.getcwd()})')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'model' not in cfg:
+        raise KeyError(f"teacher config '{config}' defines no `model`")
+    teacher = MODELS.build(cfg.model)
+
+    ckpt_path = resolve_checkpoint(checkpoint)
+    state_dict = teacher_state_dict(safe_torch_load(ckpt_path, map_location='cpu'))
+    mismatch = compare_state_dict(teacher, state_dict)
+    if mismatch:
+        raise CheckpointMismatchError(
+            f"teacher checkpoint {ckpt_path} does not fit the teacher built from '{config}' "
+            f'({type(teacher).__name__}): another class count or architecture?\n'
+            f'{mismatch.describe()}')
+    teacher.load_state_dict(state_dict, strict=False)  # only num_batches_tracked may be absent
+    teacher.requires_grad_(False)
+    teacher.eval()
+    return teacher
