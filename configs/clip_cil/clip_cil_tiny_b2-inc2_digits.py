@@ -10,15 +10,17 @@ seed = 1993                 # torch / numpy / random and the class order
 num_classes = 10
 init_class = 2
 increment = 2
-stage1_epochs = 10          # prompts (+ replay + hinge from task 1)
+stage1_epochs = 20          # prompts (+ replay + hinge from task 1)
 init_stage1_epochs = 10
-stage2_epochs = 4           # per-task heads, tasks >= 1
+stage2_epochs = 4           # per-task heads
 lr = 0.002
 stage2_lr = 0.01
-samples_per_old_class = 32  # Gaussian replay per old class and epoch
+samples_per_old_class = 128  # Gaussian replay per old class and epoch (~ real per class)
 
+# Heads from task 0 on, with a small logit scale: the random tiny CLIP's features are
+# nearly collinear (mean cosine 0.93), so heads at CLIP's scale (100) would dominate.
 model = dict(num_classes=num_classes, init_class=init_class, increment=increment,
-             second_stage_start_task=1, second_stage_logit_scale=None,
+             second_stage_start_task=0, second_stage_logit_scale=10.0,
              second_stage_fusion_weight=0.3)
 
 train_dataloader = dict(dataset=dict(class_order_seed=seed))

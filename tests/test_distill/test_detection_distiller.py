@@ -32,10 +32,9 @@ def write_teacher(directory: Path, num_classes: int = 3, widen: float = 0.125,
     """A teacher config and a checkpoint (of the same or another model) with trained BN stats."""
     torch.manual_seed(1)
     model = MODELS.build(detector_cfg(ckpt_classes or num_classes, ckpt_widen or widen))
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):  # move the BN running statistics away from their initial values
-            model(torch.rand(2, 3, 64, 64), mode='tensor')
+    for name, buffer in model.named_buffers():  # BN statistics away from their initial values
+        if name.endswith(('running_mean', 'running_var')):
+            buffer.uniform_(0.5, 1.5)
     config = directory / f'teacher_{num_classes}_{widen}.py'
     Config(dict(model=detector_cfg(num_classes, widen))).dump(str(config))
     ckpt = directory / f'teacher_{ckpt_classes}_{ckpt_widen}.pth'
@@ -153,13 +152,14 @@ def test_connectors_align_channels_and_levels_select_maps(teacher):
 
 
 def test_exported_student_loads_into_plain_student_with_same_predictions(teacher):
-    distiller = build(teacher, widen=0.0625, distill_losses=dict(loss_cwd=dict(
+    distiller = build(teacher, distill_losses=dict(loss_cwd=dict(
         student='neck', connector=dict(type='ConvConnector'),
         loss=dict(type='ChannelWiseDivergence'))))
     distiller.train()
     distiller(torch.rand(2, 3, 64, 64), samples(), mode='loss')  # move the student BN stats
     exported = student_state_dict(distiller.state_dict())
-    plain = MODELS.build(detector_cfg(6, 0.0625))
+    plain = MODELS.build(detector_cfg(6))
+    assert len(distiller.connectors['loss_cwd']) == 3
     assert set(exported) == set(plain.state_dict())  # no connector, no teacher
     plain.load_state_dict(exported, strict=True)
     distiller.eval()
@@ -196,7 +196,8 @@ def test_mismatched_teacher_checkpoint_names_keys_and_shapes(tmp_path, kind):
                     r'vs model \[3, 32, 1, 1\]')
     else:  # config: widen 0.125, checkpoint: widen 0.0625
         config, ckpt, _ = write_teacher(tmp_path, widen=0.125, ckpt_widen=0.0625)
-        expected = r'backbone\.stem\.conv\.weight: checkpoint \[4, 3, 3, 3\] vs model \[8, 3, 3, 3\]'
+        expected = (r'backbone\.stage1\.0\.conv\.weight: checkpoint \[8, 8, 3, 3\] vs model '
+                    r'\[16, 8, 3, 3\]')
     with pytest.raises(CheckpointMismatchError, match=expected) as info:
         MODELS.build(dict(type='DetectionDistiller', student=detector_cfg(6, 0.0625),
                           teacher_config=config, teacher_ckpt=ckpt))
@@ -222,7 +223,7 @@ def test_missing_keys_and_paths_are_named(teacher, tmp_path):
 
 def test_bad_terms_fail_at_build_time(teacher):
     def term(**kw):
-        return dict(loss=dict(type='ChannelWiseDivergence'), student='neck', **kw)
+        return dict(dict(loss=dict(type='ChannelWiseDivergence'), student='neck'), **kw)
 
     with pytest.raises(ValueError, match="must contain 'loss'"):
         build(teacher, distill_losses=dict(cwd=term()))

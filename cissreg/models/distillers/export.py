@@ -3,6 +3,20 @@ from collections import OrderedDict
 from typing import Mapping
 
 STUDENT_PREFIX = 'student.'
+DDP_PREFIX = 'module.'
+
+
+def strip_ddp_prefix(state_dict: Mapping) -> 'OrderedDict':
+    """Remove the ``module.`` prefix a DDP-wrapped model's keys carry.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): Any state dict.
+
+    Returns:
+        OrderedDict: The same tensors, keys without a leading ``module.``.
+    """
+    return OrderedDict((k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k, v)
+                       for k, v in state_dict.items())
 
 
 def student_state_dict(state_dict: Mapping) -> 'OrderedDict':

@@ -1,16 +1,15 @@
 """Build a frozen teacher detector from its own config file and a checkpoint."""
 import os
 import os.path as osp
-from collections import OrderedDict
-from typing import Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 from mmengine.config import Config
-from torch import nn
+from torch import Tensor, nn
 
 from cissreg.engine.runner.state_dict_check import CheckpointMismatchError, compare_state_dict
 from cissreg.registry import MODELS
 from cissreg.utils.safe_load import safe_torch_load
-from .export import student_state_dict
+from .export import STUDENT_PREFIX, strip_ddp_prefix, student_state_dict
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -42,7 +41,7 @@ def resolve_checkpoint(path: str) -> str:
     return path
 
 
-def teacher_state_dict(checkpoint: Mapping) -> 'OrderedDict':
+def teacher_state_dict(checkpoint: Mapping) -> Dict[str, Tensor]:
     """Model weights of a checkpoint, as the teacher model names them.
 
     Accepts an mmengine checkpoint (``state_dict`` key), a bare state dict, a checkpoint
@@ -53,12 +52,10 @@ def teacher_state_dict(checkpoint: Mapping) -> 'OrderedDict':
         checkpoint (Mapping): The loaded checkpoint.
 
     Returns:
-        OrderedDict: The state dict.
+        dict[str, Tensor]: The state dict.
     """
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v) for k, v in state_dict.items())
-    if any(k.startswith('student.') for k in state_dict):
+    state_dict = strip_ddp_prefix(checkpoint.get('state_dict', checkpoint))
+    if any(k.startswith(STUDENT_PREFIX) for k in state_dict):
         state_dict = student_state_dict(state_dict)
     return state_dict
 

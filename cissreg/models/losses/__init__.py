@@ -10,5 +10,6 @@ __all__ = [
     'BCEWithLogitsLoss', 'DistributionFocalLoss', 'distribution_focal_loss', 'IoULoss',
     'aligned_bbox_iou', 'weight_reduce_loss',
     'HingeLoss', 'select_hard_pairs',
-    'ChannelWiseDivergence', 'channel_wise_divergence', 'KLResponseLoss', 'sigmoid_kl', 'softmax_kl'
+    'ChannelWiseDivergence', 'channel_wise_divergence', 'KLResponseLoss', 'sigmoid_kl',
+    'softmax_kl'
 ]

@@ -25,7 +25,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=train_batch_size_per_gpu,
     num_workers=train_num_workers,
-    persistent_workers=False  # True breaks bit-exact resume,
+    persistent_workers=False,  # True breaks bit-exact resume
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
@@ -38,7 +38,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=val_batch_size_per_gpu,
     num_workers=val_num_workers,
-    persistent_workers=False  # True breaks bit-exact resume,
+    persistent_workers=False,  # True breaks bit-exact resume
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),

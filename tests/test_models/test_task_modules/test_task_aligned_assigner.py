@@ -69,6 +69,21 @@ def test_matches_ultralytics(counts, num_classes, img, seed):
     assert_same_assignment(ours, theirs, num_classes)
 
 
+def test_matches_ultralytics_with_padding_between_real_gts():
+    ul_tal = pytest.importorskip('ultralytics.utils.tal',
+                                 reason='parity test needs the ultralytics package')
+    scores, pd_bboxes, anchors, labels, bboxes, mask = make_inputs([20, 4, 0], 5, 128, seed=4)
+    perm = torch.randperm(20, generator=torch.Generator().manual_seed(0))  # holes anywhere
+    labels, bboxes, mask = labels[:, perm], bboxes[:, perm], mask[:, perm]
+    assert not mask[1, :4].all()
+    args = (scores, pd_bboxes, anchors, labels, bboxes, mask)
+    theirs = ul_tal.TaskAlignedAssigner(topk=10, num_classes=5, alpha=0.5, beta=6.0)(
+        *[a.clone() for a in args])
+    ours = TaskAlignedAssigner(num_classes=5)(*args)
+    assert ours.fg_mask[1].any()
+    assert_same_assignment(ours, theirs, 5)
+
+
 def test_matches_ultralytics_with_tied_metrics():
     """Equal scores and equal box sizes: many exactly equal metrics, incl. zeros in GTs."""
     ul_tal = pytest.importorskip('ultralytics.utils.tal',

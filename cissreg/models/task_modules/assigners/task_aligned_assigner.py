@@ -109,9 +109,10 @@ class TaskAlignedAssigner(nn.Module):
         num_gts = bs * max_boxes
         flat_labels = gt_labels.reshape(num_gts).long()
         flat_gt_bboxes = gt_bboxes.reshape(num_gts, 4)
+        valid = mask_gt.reshape(num_gts).bool()
 
         # candidate pairs (anchor a, gt g = b * M + m): anchor centre strictly inside a real GT
-        inside = self._inside_gts(anc_points, flat_gt_bboxes, mask_gt.reshape(1, num_gts))
+        inside = self._inside_gts(anc_points, flat_gt_bboxes, valid[None])
         pair_anchor, pair_gt = inside.nonzero(as_tuple=True)  # sorted by (a, g)
         if pair_gt.numel() == 0:
             return result
@@ -124,11 +125,13 @@ class TaskAlignedAssigner(nn.Module):
             0, pair_key * num_classes + flat_labels.index_select(0, pair_gt))
         metrics = pair_scores.pow(self.alpha) * overlaps.pow(self.beta)
 
-        # top-k per GT over the dense metric (zeros outside the pairs), as ultralytics does
-        dense_metric = metrics.new_zeros((num_gts, num_anchors))
-        dense_metric.view(-1)[pair_gt * num_anchors + pair_anchor] = metrics
-        topk_idx = dense_metric.topk(min(self.topk, num_anchors), dim=-1)[1]  # [B*M, k]
-        gt_ids = torch.arange(num_gts, device=device)[:, None].expand_as(topk_idx)
+        # top-k per real GT over its dense metric row (zeros outside the pairs), as ultralytics
+        real_gts = valid.nonzero(as_tuple=True)[0]  # [R]
+        row_of_gt = valid.cumsum(0) - 1  # real GT -> row of the dense metric
+        dense_metric = metrics.new_zeros((real_gts.numel(), num_anchors))
+        dense_metric.view(-1)[row_of_gt[pair_gt] * num_anchors + pair_anchor] = metrics
+        topk_idx = dense_metric.topk(min(self.topk, num_anchors), dim=-1)[1]  # [R, k]
+        gt_ids = real_gts[:, None].expand_as(topk_idx)
         is_pos = inside[topk_idx, gt_ids]
         pos_gt = gt_ids[is_pos]
         pos_anchor = topk_idx[is_pos]
@@ -149,7 +152,9 @@ class TaskAlignedAssigner(nn.Module):
         fg_anchor = fg_key - fg_img * num_anchors
         fg_m = assigned_m[fg_key]
         fg_gt = fg_img * max_boxes + fg_m
-        fg_metric = dense_metric[fg_gt, fg_anchor]
+        # (a GT-0 fallback of _resolve_multi may name a padded GT: no pair, metric 0)
+        fg_metric = torch.where(valid[fg_gt],
+                                dense_metric[row_of_gt[fg_gt].clamp_(min=0), fg_anchor], 0)
         fg_overlap = self._pair_lookup(pair_anchor * num_gts + pair_gt, overlaps,
                                        fg_anchor * num_gts + fg_gt)
 

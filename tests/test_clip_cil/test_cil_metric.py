@@ -1,0 +1,78 @@
+"""CILMetric / cil_summary: grouped accuracy, AIA, AA and forgetting by hand."""
+import pytest
+import torch
+
+from cissreg.datasets.cil import incremental_task_sizes, task_class_ranges
+from cissreg.evaluation.metrics import CILMetric, cil_summary, grouped_accuracy
+
+
+def test_summary_of_a_known_accuracy_matrix():
+    task_acc = [[90.0], [80.0, 70.0], [60.0, 65.0, 75.0]]
+    all_acc = [90.0, 76.0, 66.0]
+    out = cil_summary(task_acc, all_acc)
+    assert out['AIA'] == pytest.approx((90 + 76 + 66) / 3)
+    assert out['AA'] == pytest.approx((60 + 65 + 75) / 3)
+    # j=0: max(90, 80) - 60 = 30; j=1: max(70) - 65 = 5
+    assert out['forgetting'] == pytest.approx((30 + 5) / 2)
+    assert cil_summary([[50.0]], [50.0])['forgetting'] is None
+    # a task that got better later counts its best earlier accuracy only
+    assert cil_summary([[40.0], [50.0, 60.0], [45.0, 60.0, 10.0]],
+                       [40.0, 55.0, 38.0])['forgetting'] == pytest.approx((5 + 0) / 2)
+
+
+def test_task_split_follows_init_class_and_increment():
+    assert incremental_task_sizes(100, 50, 10) == [50, 10, 10, 10, 10, 10]  # B50-Inc10
+    assert incremental_task_sizes(25, 10, 10) == [10, 10, 5]
+    keys = list(grouped_accuracy(torch.zeros(1).numpy(), torch.zeros(1).numpy(),
+                                 task_class_ranges(120, 10, 10), 11))
+    assert keys[:3] == ['all', '0-9', '10-19'] and keys[9:13] == ['80-89', '90-99', '100-109',
+                                                                  '110-119']
+    assert keys[-2:] == ['old', 'new']
+
+
+def _samples(rows):
+    """rows: (label, prediction, number of scored classes)."""
+    out = []
+    for label, pred, n in rows:
+        score = torch.zeros(n)
+        score[pred] = 1.0
+        out.append(dict(pred_score=score, gt_label=torch.tensor([label])))
+    return out
+
+
+def test_metric_groups_and_history():
+    metric = CILMetric(num_classes=7, init_class=3, increment=2)  # tasks 0-2, 3-4, 5-6
+    # task 0: classes 0..2, 3 of 4 right -> 75 %
+    metric.process(None, _samples([(0, 0, 3), (1, 1, 3), (2, 2, 3), (2, 0, 3)]))
+    m0 = metric.compute_metrics(metric.results)
+    metric.results.clear()
+    assert m0['task'] == 0 and m0['acc_all'] == 75.0 and m0['acc_0-2'] == 75.0
+    assert 'acc_old' not in m0 and m0['acc_new'] == 75.0 and m0['AIA'] == 75.0
+    assert 'forgetting' not in m0
+    # task 1: old (0..2) 1/2 right, new (3, 4) 2/2 right; a class-5 sample is left out
+    metric.process(None, _samples([(0, 0, 5), (1, 4, 5), (3, 3, 5), (4, 4, 5), (5, 0, 5)]))
+    m1 = metric.compute_metrics(metric.results)
+    metric.results.clear()
+    assert (m1['acc_all'], m1['acc_0-2'], m1['acc_3-4']) == (75.0, 50.0, 100.0)
+    assert (m1['acc_old'], m1['acc_new']) == (50.0, 100.0)
+    assert m1['AIA'] == pytest.approx(75.0) and m1['AA'] == pytest.approx(75.0)
+    assert m1['forgetting'] == pytest.approx(75.0 - 50.0)
+    assert metric.history[1]['task_acc'] == [50.0, 100.0]
+    state = metric.state_dict()
+    restored = CILMetric(num_classes=7, init_class=3, increment=2)
+    restored.load_state_dict(state)
+    assert restored.summary(1) == metric.summary(1)
+
+
+def test_single_task_checkpoint_gives_grouped_accuracy_only():
+    metric = CILMetric(num_classes=7, init_class=3, increment=2)
+    metric.process(None, _samples([(3, 3, 5), (0, 1, 5)]))
+    out = metric.compute_metrics(metric.results)
+    assert out['acc_3-4'] == 100.0 and out['acc_0-2'] == 0.0 and 'AIA' not in out
+
+
+def test_scores_must_end_at_a_task_boundary():
+    metric = CILMetric(num_classes=7, init_class=3, increment=2)
+    metric.process(None, _samples([(0, 0, 4)]))
+    with pytest.raises(ValueError, match='no task boundary'):
+        metric.compute_metrics(metric.results)

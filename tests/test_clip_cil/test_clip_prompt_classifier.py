@@ -1,0 +1,191 @@
+"""CLIPPromptClassifier: prompts, stage-2 heads, LoRA, fused scores, strict checkpoints."""
+import pytest
+import torch
+import torch.nn.functional as F
+from clip_cil_tiny_parts import NAMES, tiny_model_cfg
+from mmengine.registry import init_default_scope
+
+from cissreg.registry import MODELS
+
+
+@pytest.fixture(autouse=True)
+def _setup():
+    init_default_scope('cissreg')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    return MODELS.build(tiny_model_cfg(**overrides))
+
+
+def _images(n=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=g) for _ in range(n)]
+
+
+def _reference_text_features(model, task):
+    """Prompted text features through transformers' own text tower (full length, its pooling),
+    valid when the context vectors equal the placeholder tokens' embeddings."""
+    group = model.prompt_learner.pool[task]
+    emb = model.clip.text_model.embeddings.token_embedding
+    with torch.no_grad():
+        group.ctx.copy_(emb(group.token_ids[:, 1:1 + model.prompt_learner.n_ctx]))
+        out = model.clip.get_text_features(input_ids=group.token_ids)
+    return F.normalize(getattr(out, 'pooler_output', out), dim=-1)
+
+
+def test_prompted_text_features_match_transformers():
+    model = _model().eval()
+    model.begin_task(0, NAMES)
+    model.begin_task(1, NAMES)
+    for task in (0, 1):
+        ref = _reference_text_features(model, task)
+        model._clear_caches()
+        assert torch.allclose(model.text_features(task + 1)[model.task_starts[task]:], ref,
+                              atol=1e-5)
+    ids = model.prompt_learner.pool[1].token_ids
+    assert model.tokenizer.decode(ids[0][ids[0] > 0][1:-1].tolist()).split() == \
+        ['x', 'x', 'four', '.']
+
+
+def test_stage_two_head_starts_at_normalised_prompted_text_features():
+    model = _model()
+    model.begin_task(0, NAMES)
+    model.set_stage(1)
+    model.begin_task(1, NAMES)
+    ref = _reference_text_features(model, 1)
+    model.set_stage(2)
+    head = model.heads[1]
+    assert torch.allclose(head.weight, ref, atol=1e-5)
+    assert torch.equal(head.bias, torch.zeros(3)) and bool(model.head_ready[1])
+    assert head.weight.requires_grad and not model.prompt_learner.pool[1].ctx.requires_grad
+    with pytest.raises(RuntimeError, match='no second stage'):
+        model.begin_task(0, NAMES)
+        model.set_stage(2)
+
+
+def _train_steps(model, stage, steps=2, **batch):
+    model.set_stage(stage)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.5)
+    for _ in range(steps):
+        data = model.data_preprocessor(batch, True)
+        losses = model(**data, mode='loss')
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+    return losses
+
+
+def test_lora_stage_two_changes_only_lora_and_head():
+    model = _model(lora=dict(rank=2, alpha=4, layers=[1]))
+    assert len(model.lora_parameters) == 4  # q and v, A and B
+    model.begin_task(0, NAMES)
+    model.begin_task(1, NAMES)
+    assert model.image_encoder_trainable is False
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    labels = torch.tensor([4, 5, 6, 4, 5, 6])
+    model.set_stage(2)
+    assert model.image_encoder_trainable
+    _train_steps(model, 2, inputs=_images(), labels=labels)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed, 'nothing trained'
+    assert all('lora_' in k or k.startswith('heads.1.') or k == 'head_ready' for k in changed), \
+        changed
+    assert any('lora_B' in k for k in changed) and 'heads.1.weight' in changed
+    assert not any('layers.0' in k for k in changed)  # LoRA only on the configured layer
+
+
+def test_stage_one_trains_current_prompts_with_replay_and_hinge():
+    model = _model()
+    model.begin_task(0, NAMES)
+    model.replay_sampler.update(torch.randn(40, 16), torch.arange(40) % 4)
+    model.begin_task(1, NAMES)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    losses = _train_steps(model, 1, feats=torch.randn(6, 16), labels=torch.tensor([4, 5, 6] * 2),
+                          replay_feats=torch.randn(4, 16), replay_labels=torch.tensor([0, 1, 2, 3]))
+    assert set(losses) == {'loss_ce', 'loss_text_hinge'}
+    assert model.hard_pairs('text').shape == (3, 2)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {'prompt_learner.pool.1.ctx'}
+
+
+@pytest.mark.parametrize('center', [False, True])
+def test_fused_scores_follow_the_formula(center):
+    model = _model(second_stage_fusion_weight=0.3, second_stage_logit_scale=7.0,
+                   center_head_logits=center)
+    for task in (0, 1, 2):
+        model.begin_task(task, NAMES)
+    model.set_stage(2)  # head of task 2 (task 0 has none with start task 1)
+    with torch.no_grad():
+        model.heads[1].weight.normal_()
+        model.heads[1].bias.normal_()
+        model.head_ready[1] = True
+        model.heads[2].bias.normal_()
+    model.eval()
+    feats = torch.randn(5, 16)
+    with torch.no_grad():
+        scores = model(feats=feats, mode='tensor')
+        f = F.normalize(feats.double(), dim=-1)
+        text = model.text_features().double()
+        expected = model.clip.logit_scale.exp().double() * f @ text.t()
+        for task in (1, 2):
+            w, b = model.heads[task].weight.double(), model.heads[task].bias.double()
+            head = 7.0 * (f @ w.t() + b)
+            if center:
+                head = head - head.mean(1, keepdim=True)
+            start, end = model.class_range(task)
+            expected[:, start:end] += 0.3 * head
+    assert scores.shape == (5, 10)
+    assert torch.allclose(scores.double(), expected, atol=1e-4)
+    samples = model(feats=feats, mode='predict')
+    assert [int(s.pred_label) for s in samples] == scores.argmax(1).tolist()
+
+
+def test_task_checkpoint_loads_strictly_into_a_fresh_model():
+    model = _model()
+    for task in (0, 1):
+        model.begin_task(task, NAMES)
+    model.set_stage(2)
+    model.replay_sampler.update(torch.randn(20, 16), torch.arange(20) % 4)
+    model.eval()
+    feats = torch.randn(4, 16)
+    with torch.no_grad():
+        expected = model(feats=feats, mode='tensor')
+    torch.manual_seed(123)  # a different initialisation must not matter
+    fresh = MODELS.build(tiny_model_cfg())
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    fresh.eval()
+    assert fresh.seen_tasks == 2  # from the num_seen_tasks buffer, no begin_task needed
+    with torch.no_grad():
+        assert torch.allclose(fresh(feats=feats, mode='tensor'), expected, atol=1e-6)
+    assert torch.equal(fresh.replay_sampler.covs, model.replay_sampler.covs)
+
+
+def test_images_and_features_give_the_same_scores():
+    model = _model().eval()
+    model.begin_task(0, NAMES)
+    data = model.data_preprocessor(dict(inputs=_images(3)), False)
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        assert torch.allclose(model(data['inputs'], mode='tensor'),
+                              model(feats=feats, mode='tensor'))
+    rgb = data['inputs'][0] * model.data_preprocessor.std[0] + model.data_preprocessor.mean[0]
+    assert torch.allclose(rgb, _images(3)[0].flip(0).float(), atol=1e-3)  # BGR -> RGB
+
+
+def test_config_errors_are_explicit():
+    with pytest.raises(ValueError, match='tokenizer has 514 ids'):
+        _model(clip=dict(config=dict(tiny_model_cfg()['clip']['config'],
+                                     text_config=dict(vocab_size=600, hidden_size=32,
+                                                      intermediate_size=64,
+                                                      num_hidden_layers=1,
+                                                      num_attention_heads=2,
+                                                      max_position_embeddings=32))))
+    with pytest.raises(ValueError, match='out of range'):
+        _model(lora=dict(rank=2, alpha=4, layers=[5]))

@@ -1,0 +1,132 @@
+"""GaussianFeatureSampler statistics / sampling and GaussianReplayHook's batch shares."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cissreg.engine.hooks import GaussianReplayHook
+from cissreg.models.clip import GaussianFeatureSampler
+
+
+def _gaussian_data(n: int, dim: int, seed: int):
+    rng = np.random.RandomState(seed)
+    mean = rng.randn(dim) * 3
+    a = rng.randn(dim, dim)
+    cov = a @ a.T / dim + 0.1 * np.eye(dim)
+    return rng.multivariate_normal(mean, cov, size=n), mean, cov
+
+
+def test_statistics_equal_numpy():
+    x0, _, _ = _gaussian_data(50, 6, 0)
+    x1, _, _ = _gaussian_data(30, 6, 1)
+    sampler = GaussianFeatureSampler(num_classes=4, feat_dim=6, ridge=1e-4)
+    feats = torch.tensor(np.concatenate([x0, x1]), dtype=torch.float32)
+    labels = torch.tensor([2] * 50 + [0] * 30)
+    sampler.update(feats, labels)
+    x0f, x1f = x0.astype(np.float32).astype(np.float64), x1.astype(np.float32).astype(np.float64)
+    assert np.allclose(sampler.means[2].numpy(), x0f.mean(0), atol=1e-5)
+    assert np.allclose(sampler.covs[2].numpy(), np.cov(x0f.T) + 1e-4 * np.eye(6), atol=1e-4)
+    assert np.allclose(sampler.covs[0].numpy(), np.cov(x1f.T) + 1e-4 * np.eye(6), atol=1e-4)
+    assert sampler.counts.tolist() == [30, 0, 50, 0]
+    with pytest.raises(KeyError, match=r'\[1\]'):
+        sampler.sample(torch.tensor([0, 1]), 2)
+
+
+def test_samples_converge_to_stored_gaussian():
+    x, _, _ = _gaussian_data(400, 5, 2)
+    sampler = GaussianFeatureSampler(num_classes=2, feat_dim=5)
+    sampler.update(torch.tensor(x, dtype=torch.float32), torch.ones(400, dtype=torch.long))
+    g = torch.Generator().manual_seed(0)
+    feats, labels = sampler.sample(torch.tensor([1]), 40000, generator=g)
+    assert feats.shape == (1, 40000, 5) and (labels == 1).all()
+    s = feats[0].double().numpy()
+    mean, cov = sampler.means[1].double().numpy(), sampler.covs[1].double().numpy()
+    std = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(s.mean(0) - mean) < 5 * std / np.sqrt(40000))
+    assert np.abs(np.cov(s.T) - cov).max() < 0.05 * np.abs(cov).max()
+    again, _ = sampler.sample(torch.tensor([1]), 40000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again, feats)
+
+
+def test_covariance_positive_definite_with_few_samples():
+    dim = 16
+    feats = torch.randn(3, dim, generator=torch.Generator().manual_seed(0)) * 5
+    labels = torch.zeros(3, dtype=torch.long)
+    for shrinkage in (0.0, 0.3):
+        sampler = GaussianFeatureSampler(num_classes=1, feat_dim=dim, shrinkage=shrinkage,
+                                         ridge=1e-4)
+        sampler.update(feats, labels)
+        cov = sampler.covs[0].double()
+        assert torch.linalg.eigvalsh(cov).min() > 0
+        sampler.cholesky(0)  # raises if not positive definite
+        x = feats.double().numpy()
+        s = np.cov(x.T)
+        expected = (1 - shrinkage) * s + shrinkage * np.trace(s) / dim * np.eye(dim) + \
+            1e-4 * np.eye(dim)
+        assert np.allclose(cov.numpy(), expected, rtol=1e-5, atol=1e-5)
+    single = GaussianFeatureSampler(num_classes=1, feat_dim=dim)
+    single.update(feats[:1], labels[:1])
+    assert torch.allclose(single.covs[0], 1e-4 * torch.eye(dim))
+
+
+def test_statistics_survive_a_checkpoint():
+    x, _, _ = _gaussian_data(40, 4, 3)
+    a = GaussianFeatureSampler(num_classes=3, feat_dim=4)
+    a.update(torch.tensor(x, dtype=torch.float32), torch.full((40, ), 1))
+    b = GaussianFeatureSampler(num_classes=3, feat_dim=4)
+    b.load_state_dict(a.state_dict())
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(a.sample(torch.tensor([1]), 7, g1)[0], b.sample(torch.tensor([1]), 7,
+                                                                        g2)[0])
+
+
+class _Model(nn.Module):
+    def __init__(self, sampler):
+        super().__init__()
+        self.replay_sampler = sampler
+
+    @staticmethod
+    def class_range(task):
+        return 3 * task, 3 * task + 3
+
+
+def _runner(task, stage, epoch, num_batches):
+    sampler = GaussianFeatureSampler(num_classes=9, feat_dim=4)
+    feats = torch.randn(60, 4, generator=torch.Generator().manual_seed(0))
+    sampler.update(feats, torch.arange(60) % 6)
+    return SimpleNamespace(train_loop=SimpleNamespace(task=task, stage=stage),
+                           model=_Model(sampler), seed=11, epoch=epoch,
+                           train_dataloader=[None] * num_batches)
+
+
+def _replayed(hook, runner):
+    hook.before_train_epoch(runner)
+    batches = []
+    for i in range(len(runner.train_dataloader)):
+        data = {}
+        hook.before_train_iter(runner, batch_idx=i, data_batch=data)
+        batches.append(data)
+    hook.after_train_epoch(runner)
+    return batches
+
+
+def test_hook_spreads_samples_evenly_over_batches():
+    hook = GaussianReplayHook(samples_per_old_class=10)
+    batches = _replayed(hook, _runner(task=2, stage=1, epoch=4, num_batches=7))
+    sizes = [len(b['replay_labels']) for b in batches]
+    assert sum(sizes) == 6 * 10 and max(sizes) - min(sizes) <= 1 and min(sizes) >= 60 // 7
+    labels = torch.cat([b['replay_labels'] for b in batches])
+    assert torch.bincount(labels, minlength=6).tolist() == [10] * 6  # old classes 0..5 only
+    assert all(b['replay_feats'].shape == (n, 4) for b, n in zip(batches, sizes))
+    same = _replayed(hook, _runner(task=2, stage=1, epoch=4, num_batches=7))
+    other = _replayed(hook, _runner(task=2, stage=1, epoch=5, num_batches=7))
+    assert all(torch.equal(a['replay_feats'], b['replay_feats']) for a, b in zip(batches, same))
+    assert not torch.equal(batches[0]['replay_feats'], other[0]['replay_feats'])
+
+
+@pytest.mark.parametrize('task,stage', [(0, 1), (2, 2)])
+def test_hook_replays_only_in_stage_one_after_task_zero(task, stage):
+    batches = _replayed(GaussianReplayHook(4), _runner(task, stage, epoch=0, num_batches=3))
+    assert all('replay_feats' not in b for b in batches)
