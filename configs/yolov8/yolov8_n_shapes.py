@@ -1,4 +1,5 @@
-# YOLOv8-n trained from scratch on the procedural shapes default (no download).
+# YOLOv8-n trained from scratch on the procedural shapes default (no download): 8 epochs of
+# AdamW at 256 px, about 10 minutes on a 2-core CPU (README).
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/adamw_cosine_30e.py',
@@ -8,10 +9,11 @@ _base_ = [
 
 # ---- frequently changed ----
 num_classes = 6
-max_epochs = 30
-base_lr = 0.002
+max_epochs = 8
+base_lr = 0.004
+warmup_iters = 100
 train_batch_size_per_gpu = 16
-val_interval = 5
+val_interval = 2
 freeze_epochs = 0
 
 model = dict(
@@ -22,7 +24,7 @@ train_dataloader = dict(batch_size=train_batch_size_per_gpu)
 train_cfg = dict(max_epochs=max_epochs, val_interval=val_interval)
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='CosineAnnealingLR', eta_min=base_lr * 0.01, by_epoch=True, begin=0,
          end=max_epochs, convert_to_iter_based=True),
 ]

@@ -47,7 +47,6 @@ def digits_run_cfg(work_dir: str, **options) -> Config:
         'custom_hooks': [dict(type='GaussianReplayHook', samples_per_old_class=16)],
         'default_hooks.logger.interval': 50,
         'default_hooks.checkpoint.max_keep_ckpts': 10,
-        'log_level': 'WARNING',
     })
     cfg.merge_from_dict(options)
     return cfg

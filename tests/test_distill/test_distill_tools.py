@@ -64,6 +64,11 @@ def _run_tool(monkeypatch, relative: str, *argv: str, capture: dict = None) -> N
     tool.main()
 
 
+def _names(name: str) -> tuple:
+    """Runner and visualizer names of one run (mmengine reuses instances with the same name)."""
+    return f'experiment_name={name}', f'visualizer.name={name}'
+
+
 def _write(path: Path, base: Path, extra: str, data_root: Path) -> str:
     path.write_text(f'_base_ = {str(base)!r}\n' + TINY.format(data_root=str(data_root)) + extra)
     return str(path)
@@ -82,7 +87,7 @@ def test_teacher_then_distillation_then_export(tmp_path, monkeypatch):
 
     # 1. the teacher config trains on the first half of the classes
     _run_tool(monkeypatch, 'train.py', teacher_cfg, '--work-dir', str(tmp_path / 'teacher'),
-              '--cfg-options', 'experiment_name=teacher')
+              '--cfg-options', *_names('teacher'))
     teacher_ckpt = (tmp_path / 'teacher' / 'last_checkpoint').read_text()
     teacher_state = torch.load(teacher_ckpt, weights_only=True)['state_dict']
     assert teacher_state['bbox_head.head_module.cls_preds.0.2.weight'].shape[0] == 3
@@ -90,7 +95,7 @@ def test_teacher_then_distillation_then_export(tmp_path, monkeypatch):
     # 2. distillation through tools/train.py (the teacher found through its work dir)
     captured = {}
     _run_tool(monkeypatch, 'train.py', distill_cfg, '--work-dir', str(tmp_path / 'distill'),
-              '--cfg-options', 'experiment_name=distill', capture=captured)
+              '--cfg-options', *_names('distill'), capture=captured)
     runner = captured['runner']
     teacher = runner.model.teacher
     # teacher weights and BN statistics bit-identical to its checkpoint after training
@@ -119,7 +124,7 @@ def test_teacher_then_distillation_then_export(tmp_path, monkeypatch):
     # 3. tools/test.py on the distillation config evaluates the student
     _run_tool(monkeypatch, 'test.py', distill_cfg, str(distill_ckpt), '--work-dir',
               str(tmp_path / 'test_distill'), '--out', str(tmp_path / 'distill.pkl'),
-              '--cfg-options', 'experiment_name=test_distill')
+              '--cfg-options', *_names('test_distill'))
 
     # 4. export a plain student checkpoint and evaluate it with the plain student config
     exported = tmp_path / 'student.pth'
@@ -127,7 +132,7 @@ def test_teacher_then_distillation_then_export(tmp_path, monkeypatch):
               str(exported), '--student-config', student_cfg)
     _run_tool(monkeypatch, 'test.py', student_cfg, str(exported), '--work-dir',
               str(tmp_path / 'test_student'), '--out', str(tmp_path / 'student.pkl'),
-              '--cfg-options', 'experiment_name=test_student')
+              '--cfg-options', *_names('test_student'))
     with open(tmp_path / 'distill.pkl', 'rb') as f:
         from_distiller = pickle.load(f)
     with open(tmp_path / 'student.pkl', 'rb') as f:
