@@ -29,25 +29,19 @@ def _load_converter():
 u2c = _load_converter()
 
 
-class _Detector(nn.Module):
-    """The module tree of ``YOLODetector`` (``backbone``, ``neck``, ``bbox_head.head_module``)."""
-
-    def __init__(self, size: str, num_classes: int) -> None:
-        super().__init__()
-        deepen, widen, last = SIZES[size]
-        self.backbone = MODELS.build(dict(
-            type='YOLOv8CSPDarknet', deepen_factor=deepen, widen_factor=widen,
-            last_stage_out_channels=last))
-        self.neck = MODELS.build(dict(
-            type='YOLOv8PAFPN', deepen_factor=deepen, widen_factor=widen,
-            in_channels=[256, 512, last], out_channels=[256, 512, last]))
-        self.bbox_head = nn.Module()
-        self.bbox_head.head_module = MODELS.build(dict(
+def _Detector(size: str, num_classes: int) -> nn.Module:
+    """The real ``YOLODetector`` of the given size; ``forward(x)`` (tensor mode) returns
+    ``(cls_scores, bbox_dist_preds)``."""
+    deepen, widen, last = SIZES[size]
+    return MODELS.build(dict(
+        type='YOLODetector',
+        backbone=dict(type='YOLOv8CSPDarknet', deepen_factor=deepen, widen_factor=widen,
+                      last_stage_out_channels=last),
+        neck=dict(type='YOLOv8PAFPN', deepen_factor=deepen, widen_factor=widen,
+                  in_channels=[256, 512, last], out_channels=[256, 512, last]),
+        bbox_head=dict(type='YOLOv8Head', head_module=dict(
             type='YOLOv8HeadModule', num_classes=num_classes, widen_factor=widen,
-            in_channels=[256, 512, last]))
-
-    def forward(self, x: torch.Tensor):
-        return self.bbox_head.head_module(self.neck(self.backbone(x)))
+            in_channels=[256, 512, last]))))
 
 
 @pytest.fixture(scope='module')
