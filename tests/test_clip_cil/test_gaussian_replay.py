@@ -60,7 +60,7 @@ def test_covariance_positive_definite_with_few_samples():
         sampler.update(feats, labels)
         cov = sampler.covs[0].double()
         assert torch.linalg.eigvalsh(cov).min() > 0
-        sampler.cholesky(0)  # raises if not positive definite
+        assert sampler.cholesky(torch.tensor([0])).shape == (1, dim, dim)  # raises if not PD
         x = feats.double().numpy()
         s = np.cov(x.T)
         expected = (1 - shrinkage) * s + shrinkage * np.trace(s) / dim * np.eye(dim) + \

@@ -124,3 +124,50 @@ def test_tools_test_reproduces_a_task_checkpoint(uninterrupted, tmp_path):
     assert metrics['cil/task'] == 1
     for key in ('all', '0-1', '2-3', 'old', 'new'):
         assert metrics[f'cil/acc_{key}'] == pytest.approx(expected[key], abs=1e-9)
+
+
+def test_train_and_eval_class_orders_must_agree(tmp_path):
+    cfg = digits_run_cfg(str(tmp_path), **{'val_dataloader.dataset.class_order_seed': 7})
+    with pytest.raises(ValueError, match='order the classes differently'):
+        RUNNERS.build(cfg).train()
+
+
+def test_task_split_must_match_the_model(tmp_path):
+    cfg = digits_run_cfg(str(tmp_path), **{'train_cfg.init_class': 4})
+    with pytest.raises(ValueError, match=r"differs from the model's \[2, 2, 2, 2, 2\]"):
+        RUNNERS.build(cfg).train()
+
+
+@HOOKS.register_module(force=True)
+class RecordLoadersHook(Hook):
+    """Records which kind of batches each (task, stage) trained on."""
+
+    def __init__(self) -> None:
+        self.loaders = {}
+
+    def before_train_epoch(self, runner) -> None:
+        loop = runner.train_loop
+        self.loaders[(loop.task, loop.stage)] = type(runner.train_dataloader).__name__
+
+
+def test_lora_stage_reads_images_and_refits_statistics(tmp_path):
+    cfg = digits_run_cfg(str(tmp_path), **{
+        'train_cfg.num_tasks': 2, 'model.lora': dict(rank=2, alpha=4, layers=[1]),
+        'train_cfg.second_stage.optim_wrapper.optimizer.lr': 1.0})
+    cfg.custom_hooks = cfg.custom_hooks + [dict(type='RecordLoadersHook')]
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    recorder = next(h for h in runner.hooks if isinstance(h, RecordLoadersHook))
+    assert recorder.loaders == {(0, 1): 'FeatureBatchLoader', (1, 1): 'FeatureBatchLoader',
+                                (1, 2): 'DataLoader'}
+    loop, model = runner.train_loop, runner.model
+    feats, labels = loop._extract(1)  # features of the encoder after LoRA training
+    for c in (2, 3):
+        assert torch.allclose(model.replay_sampler.means[c], feats[labels == c].mean(0),
+                              atol=1e-5)
+    with torch.no_grad():  # the stale features (encoder before LoRA) would not match
+        for name, p in model.named_parameters():
+            if 'lora_B' in name:
+                p.zero_()
+    stale, _ = loop._extract(1)
+    assert (stale[labels == 2].mean(0) - model.replay_sampler.means[2]).abs().max() > 1e-3

@@ -3,6 +3,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import Tensor
@@ -20,7 +21,8 @@ class GaussianReplayHook(Hook):
       samples).
     * ``before_train_epoch`` (stage 1 of tasks >= 1): ``samples_per_old_class`` features per
       old class are drawn at once from a generator seeded by ``(seed, epoch)``, shuffled and
-      split into as many near-equal chunks as the epoch has batches.
+      split into as many near-equal chunks as the epoch has batches (times the world size:
+      in a distributed run every rank gets its own chunks, each feature is used once).
     * ``before_train_iter``: batch ``i`` gets chunk ``i`` as ``replay_feats`` /
       ``replay_labels``, trained together with its real new-class samples.
 
@@ -61,8 +63,10 @@ class GaussianReplayHook(Hook):
         feats, labels = feats.flatten(0, 1), labels.flatten()
         order = torch.randperm(len(labels), generator=generator).to(labels.device)
         num_batches = max(len(runner.train_dataloader), 1)
-        self._chunks = list(zip(feats[order].tensor_split(num_batches),
-                                labels[order].tensor_split(num_batches)))
+        rank, world_size = get_dist_info()
+        chunks = list(zip(feats[order].tensor_split(num_batches * world_size),
+                          labels[order].tensor_split(num_batches * world_size)))
+        self._chunks = chunks[rank::world_size]
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: dict = None) -> None:
         if self._chunks is not None and batch_idx < len(self._chunks):

@@ -130,7 +130,7 @@ class IncrementalLoop(BaseLoop):
         self.ranges = task_class_ranges(self.num_classes, init_class, increment)
         self.num_tasks = min(num_tasks or len(self.ranges), len(self.ranges))
         self.init_class, self.increment = init_class, increment
-        self.stage_epochs = {1: max_epochs, 2: 0}
+        self.stage1_epochs = max_epochs
         self.init_max_epochs = max_epochs if init_max_epochs is None else init_max_epochs
         self.init_lr = init_lr
         self.second_stage = dict(second_stage or {})
@@ -162,7 +162,6 @@ class IncrementalLoop(BaseLoop):
 
         self._task, self._stage, self._stage_epoch = 0, 1, 0
         self._epoch, self._iter = 0, 0
-        self._task_done = False
         self._restored = False
         self._saving_task = False
         self._in_epoch_end = False
@@ -170,6 +169,11 @@ class IncrementalLoop(BaseLoop):
         self._feats_task: Optional[int] = None
         self._max_epochs, self._max_iters = self._count_schedule()
         self._metric = self._find_metric()
+        eval_meta = self._eval_loop().dataloader.dataset.metainfo
+        if list(eval_meta.get('classes', [])) != self.class_names:
+            raise ValueError('IncrementalLoop: the train and evaluation datasets order the '
+                             'classes differently (give both the same class_order_seed / '
+                             f'class_order): {self.class_names} vs {list(eval_meta["classes"])}')
         runner.register_hook(_IncrementalStateHook(self))
 
     # ------------------------------------------------------------------ setup helpers
@@ -223,7 +227,7 @@ class IncrementalLoop(BaseLoop):
     def epochs_of(self, task: int, stage: int) -> int:
         """Epochs of ``stage`` in ``task`` (0 for a stage that does not run)."""
         if stage == 1:
-            return self.init_max_epochs if task == 0 else self.stage_epochs[1]
+            return self.init_max_epochs if task == 0 else self.stage1_epochs
         if not self.second_stage or not self.model.has_second_stage(task):
             return 0
         return int(self.second_stage.get('max_epochs', 0))
@@ -409,6 +413,7 @@ class IncrementalLoop(BaseLoop):
             if epochs == 0:
                 continue
             model.set_stage(stage)
+            self._wrap_for_stage()
             self.dataloader = self._stage_loader(task, stage)
             if not self._restored:
                 self._build_stage_optim(task, stage)
@@ -428,6 +433,18 @@ class IncrementalLoop(BaseLoop):
                                         meta=dict(epoch=self._epoch, iter=self._iter))
         finally:
             self._saving_task = False
+
+    def _wrap_for_stage(self) -> None:
+        """Re-wrap a distributed model after ``set_stage``.
+
+        DDP records the parameters that require grad when it wraps the model; each stage
+        trains other ones (prompts, then a head and LoRA), so the wrapper is rebuilt to
+        synchronise exactly those.
+        """
+        runner = self.runner
+        if is_model_wrapper(runner.model):
+            runner.model = runner.wrap_model(runner.cfg.get('model_wrapper_cfg'),
+                                             runner.model.module)
 
     def run_epoch(self) -> None:
         """One epoch of the current stage."""

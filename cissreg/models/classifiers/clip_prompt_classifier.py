@@ -28,12 +28,7 @@ class CLIPPromptClassifier(FiniteLossModel):
       ``second_stage_logit_scale * head(normalize(image))`` over the current task's classes,
       optionally with LoRA on chosen vision layers.
     * **Inference**: ``score = CLIP logits + second_stage_fusion_weight * head logits`` over
-      the seen classes (a task without a trained head contributes 0). Heads exist only for
-      tasks >= ``second_stage_start_task`` and each is trained on its own task alone, so
-      their logit *level* is not comparable across tasks: added raw (the source recipe,
-      ``center_head_logits=False``) a head lifts all of its task's classes above the others'
-      (on the digits config: final accuracy 25 % instead of 67 %). By default each head's
-      logits are centred per sample, so a head re-ranks the classes of its own task only.
+      the seen classes (a task without a trained head contributes 0).
 
     The prompt pool, heads and Gaussian statistics are allocated for every task up front, so
     a checkpoint of any task loads strictly into a fresh model; ``num_seen_tasks`` and
@@ -60,8 +55,6 @@ class CLIPPromptClassifier(FiniteLossModel):
         second_stage_logit_scale (float, optional): Scale of head logits. Defaults to CLIP's
             ``exp(logit_scale)``.
         second_stage_fusion_weight (float): alpha of the fused score. Defaults to 0.3.
-        center_head_logits (bool): Centre each task's head logits before fusion (see
-            above). Defaults to True.
         lora (dict, optional): ``dict(rank=8, alpha=16, layers=[...], target_modules=('q_proj',
             'v_proj'), dropout=0.0)``: peft LoRA on those vision layers, trained in stage 2.
         data_preprocessor (dict, optional): Defaults to ``CLIPDataPreprocessor``.
@@ -82,7 +75,6 @@ class CLIPPromptClassifier(FiniteLossModel):
                  second_stage_start_task: int = 1,
                  second_stage_logit_scale: Optional[float] = None,
                  second_stage_fusion_weight: float = 0.3,
-                 center_head_logits: bool = True,
                  lora: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  skip_nonfinite: bool = False) -> None:
@@ -115,8 +107,6 @@ class CLIPPromptClassifier(FiniteLossModel):
         self.second_stage_start_task = second_stage_start_task
         self.second_stage_logit_scale = second_stage_logit_scale
         self.second_stage_fusion_weight = second_stage_fusion_weight
-        self.center_head_logits = center_head_logits
-        self.lora_cfg = lora
         self.lora_parameters: List[nn.Parameter] = self._inject_lora(lora)
         self.register_buffer('num_seen_tasks', torch.zeros((), dtype=torch.long))
         self.register_buffer('head_ready', torch.zeros(len(self.task_sizes), dtype=torch.bool))
@@ -174,7 +164,9 @@ class CLIPPromptClassifier(FiniteLossModel):
         super()._load_from_state_dict(*args, **kwargs)
 
     def train(self, mode: bool = True) -> 'CLIPPromptClassifier':
-        self._text_cache.clear()
+        # features of prompts that train may have been cached in eval mode: they go stale
+        for g in self.prompt_learner.trainable_groups():
+            self._text_cache.pop(g, None)
         return super().train(mode)
 
     def _clear_caches(self) -> None:
@@ -284,7 +276,8 @@ class CLIPPromptClassifier(FiniteLossModel):
         """Normalised prompted text features of the classes of the first ``num_tasks`` tasks.
 
         Groups whose prompts do not train are computed once and cached until the stage,
-        task, weights or train / eval mode change.
+        task or weights change; in eval mode every group is cached, and a switch back to
+        training drops the groups that train.
 
         Returns:
             Tensor: [n_seen, D].
@@ -321,20 +314,13 @@ class CLIPPromptClassifier(FiniteLossModel):
         return scale * self.heads[task_id](F.normalize(feats, dim=-1))
 
     def fused_logits(self, feats: Tensor) -> Tensor:
-        """``CLIP logits + alpha * head logits`` over the seen classes: [B, n_seen].
-
-        With ``center_head_logits`` each task's head logits are centred per sample (their
-        mean over the task's classes subtracted) before fusion.
-        """
+        """``CLIP logits + alpha * head logits`` over the seen classes: [B, n_seen]."""
         seen = self.seen_tasks
         logits = self.clip_logits(feats, self.text_features(seen))
         parts = []
         for t in range(seen):
             if bool(self.head_ready[t]):
-                head = self.head_logits(feats, t)
-                if self.center_head_logits:
-                    head = head - head.mean(dim=1, keepdim=True)
-                parts.append(head)
+                parts.append(self.head_logits(feats, t))
             else:
                 parts.append(feats.new_zeros(feats.shape[0], self.task_sizes[t]))
         return logits + self.second_stage_fusion_weight * torch.cat(parts, dim=1)
@@ -365,6 +351,10 @@ class CLIPPromptClassifier(FiniteLossModel):
     def _hinge(self, source: str, text: Tensor) -> Tensor:
         loss = self.text_hinge_loss if source == 'text' else self.image_hinge_loss
         pairs = self.hard_pairs(source)
+        if not self.replay_sampler.has_classes(pairs[:, 0]):
+            raise RuntimeError(f'{source} hinge loss: the old classes have no Gaussian '
+                               'statistics; add GaussianReplayHook to custom_hooks (it fits '
+                               'them after every task)')
         samples, _ = self.replay_sampler.sample(pairs[:, 0], loss.samples_per_pair)
         return loss(samples.to(text.dtype), text[pairs[:, 0]], text[pairs[:, 1]])
 

@@ -78,13 +78,22 @@ class GaussianFeatureSampler(nn.Module):
         """Whether statistics exist for all ``classes``."""
         return bool((self.counts[classes.to(self.counts.device)] > 0).all())
 
-    def cholesky(self, c: int) -> Tensor:
-        """Lower Cholesky factor [D, D] of class ``c``'s covariance (cached, float32, CPU)."""
-        if c not in self._chol:
-            if int(self.counts[c]) == 0:
-                raise KeyError(f'GaussianFeatureSampler: no statistics for class {c}')
-            self._chol[c] = torch.linalg.cholesky(self.covs[c].double().cpu()).float()
-        return self._chol[c]
+    def cholesky(self, classes: Tensor) -> Tensor:
+        """Lower Cholesky factors [K, D, D] of ``classes``' covariances (float32, CPU).
+
+        Factors are computed in float64, batched, once per class and cached until the
+        statistics change.
+        """
+        ids = [int(c) for c in classes.tolist()]
+        missing = sorted({c for c in ids if c not in self._chol})
+        empty = [c for c in missing if int(self.counts[c]) == 0]
+        if empty:
+            raise KeyError(f'GaussianFeatureSampler: no statistics for classes {empty}')
+        if missing:
+            factors = torch.linalg.cholesky(self.covs[missing].double().cpu()).float()
+            self._chol.update(zip(missing, factors))
+        return torch.stack([self._chol[c] for c in ids]) if ids else \
+            self.covs.new_zeros((0, ) + self.covs.shape[1:]).cpu()
 
     @torch.no_grad()
     def sample(self, classes: Tensor, num: int,
@@ -108,7 +117,7 @@ class GaussianFeatureSampler(nn.Module):
         z = torch.randn(len(classes), num, dim, generator=generator)
         if len(classes) == 0:
             return z.to(self.means.device), classes[:, None].expand(0, num)
-        chol = torch.stack([self.cholesky(c) for c in classes.tolist()])
+        chol = self.cholesky(classes)
         feats = self.means[classes.to(self.means.device)].float().cpu()[:, None] + \
             z @ chol.transpose(1, 2)
         labels = classes[:, None].expand(-1, num).clone()

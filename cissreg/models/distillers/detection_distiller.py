@@ -116,7 +116,6 @@ class DetectionDistiller(FiniteLossModel):
         # a plain attribute, not a sub-module: see the class docstring
         object.__setattr__(self, '_teacher', build_teacher(teacher_config, teacher_ckpt,
                                                            teacher_cfg_options))
-        self.teacher_config = teacher_config
         self.gt_loss_weight = float(gt_loss_weight)
 
         term_cfgs = copy.deepcopy(DEFAULT_DISTILL_LOSSES if distill_losses is None
@@ -176,14 +175,13 @@ class DetectionDistiller(FiniteLossModel):
                     pairs = list(zip(student_maps[term.name], teacher_maps[term.name]))
                     if term.name in connector_cfgs:
                         self.connectors[term.name] = self._build_connectors(
-                            term.name, connector_cfgs[term.name], pairs)
+                            connector_cfgs[term.name], pairs)
                     self._term_loss(term, student_maps[term.name], teacher_maps[term.name])
         finally:
             self.student.train(was_training)
 
     @staticmethod
-    def _build_connectors(name: str, cfg: dict, pairs: List[Tuple[Tensor, Tensor]]
-                          ) -> nn.ModuleList:
+    def _build_connectors(cfg: dict, pairs: List[Tuple[Tensor, Tensor]]) -> nn.ModuleList:
         """One connector per level, channels read from the probe maps unless configured."""
         connectors = nn.ModuleList()
         for level, (s, t) in enumerate(pairs):

@@ -92,8 +92,8 @@ def as_levels(value: Any, levels: Optional[Iterable[int]] = None) -> List[Tensor
 class OutputRecorder:
     """Context manager that records the outputs of sub-modules of ``model``.
 
-    Hooks are registered on entry and removed on exit, so nothing is recorded (and nothing
-    is kept alive) outside the ``with`` block::
+    Hooks are registered on entry and removed on exit: nothing is recorded outside the
+    ``with`` block, and the model carries no hook afterwards (nor into a deep copy)::
 
         with OutputRecorder(detector, ['neck', 'bbox_head.head_module']) as rec:
             detector(inputs, mode='tensor')

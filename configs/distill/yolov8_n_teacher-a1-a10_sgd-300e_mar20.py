@@ -1,0 +1,16 @@
+# Teacher of the MAR20 distillation recipe (the seed's "c1.nano.teacher"): YOLOv8-n trained on
+# the first 10 of the 20 MAR20 classes (A1..A10). The datasets keep only these classes' boxes and
+# number them 0..9 (`classes=` subset).
+_base_ = '../yolov8/yolov8_n_sgd-300e_mar20.py'
+
+# ---- frequently changed ----
+data_root = 'data/MAR20/'  # local copy of MAR20 in its VOC layout
+teacher_classes = tuple(f'A{i}' for i in range(1, 11))
+num_classes = len(teacher_classes)
+
+model = dict(
+    bbox_head=dict(head_module=dict(num_classes=num_classes)),
+    train_cfg=dict(assigner=dict(num_classes=num_classes)))
+train_dataloader = dict(dataset=dict(data_root=data_root, classes=teacher_classes))
+val_dataloader = dict(dataset=dict(data_root=data_root, classes=teacher_classes))
+test_dataloader = val_dataloader
