@@ -31,13 +31,13 @@ class FiniteLossModel(BaseModel):
             data = self.data_preprocessor(data, True)
             losses = self._run_forward(data, mode='loss')
         parsed_losses, log_vars = self.parse_losses(losses)
-        bad = [k for k, v in log_vars.items() if not math.isfinite(float(v))]
+        bad = [k for k, v in log_vars.items() if not math.isfinite(float(v.detach()))]
         if bad:
             message_hub = MessageHub.get_current_instance()
             it = message_hub.get_info('iter')
             files = self._batch_files(data)
             msg = (f'non-finite loss at iteration {it}: '
-                   + ', '.join(f'{k}={float(log_vars[k])}' for k in bad)
+                   + ', '.join(f"{k}={float(log_vars[k].detach())}" for k in bad)
                    + f'; batch images: {files}')
             if not self.skip_nonfinite:
                 raise FloatingPointError(msg)

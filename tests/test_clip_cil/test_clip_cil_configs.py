@@ -7,21 +7,12 @@ import pickle
 import cv2
 import numpy as np
 import pytest
-import torch
 from clip_cil_tiny_parts import ROOT, TINY_CLIP
 from mmengine.config import Config
 
 from cissreg.registry import RUNNERS
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'clip_cil', '*.py')))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

@@ -9,12 +9,8 @@ from cissreg.registry import MODELS
 
 
 @pytest.fixture(autouse=True)
-def _setup():
+def _scope():
     init_default_scope('cissreg')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _model(**overrides):

@@ -45,14 +45,6 @@ class RecordEpochsHook(Hook):
         type(self).epochs.append((runner.epoch, loop.task, loop.stage))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _train(cfg):
     runner = RUNNERS.build(cfg)
     model = runner.train()
@@ -61,7 +53,6 @@ def _train(cfg):
 
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
-    torch.set_num_threads(1)
     work_dir = str(tmp_path_factory.mktemp('uninterrupted'))
     runner, weights = _train(digits_run_cfg(work_dir))
     with open(osp.join(work_dir, 'cil_results.json')) as f:
@@ -171,3 +162,15 @@ def test_lora_stage_reads_images_and_refits_statistics(tmp_path):
                 p.zero_()
     stale, _ = loop._extract(1)
     assert (stale[labels == 2].mean(0) - model.replay_sampler.means[2]).abs().max() > 1e-3
+
+
+def test_resume_from_a_task_checkpoint_continues_with_the_next_task(uninterrupted, tmp_path):
+    work_dir, results, weights, _ = uninterrupted
+    RecordEpochsHook.epochs.clear()
+    cfg = digits_run_cfg(str(tmp_path), resume=True, load_from=osp.join(work_dir, 'task_0.pth'))
+    cfg.custom_hooks = cfg.custom_hooks + [dict(type='RecordEpochsHook')]
+    _, resumed = _train(cfg)
+    assert RecordEpochsHook.epochs[0] == (2, 1, 1)  # task 0 (no stage 2) is not retrained
+    with open(tmp_path / 'cil_results.json') as f:
+        assert json.load(f) == results
+    assert all(torch.equal(weights[k], resumed[k]) for k in weights)

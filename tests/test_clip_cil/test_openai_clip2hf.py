@@ -19,14 +19,6 @@ openai_clip2hf = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(openai_clip2hf)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope='module')
 def reference():
     """A random open_clip CLIP of the OpenAI architecture (QuickGELU, 2 heads of 64)."""

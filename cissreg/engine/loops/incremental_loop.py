@@ -406,12 +406,10 @@ class IncrementalLoop(BaseLoop):
         model.set_task_features(feats.to(model.head_ready.device),
                                 labels.to(model.head_ready.device))
         for stage in (1, 2):
-            if stage < self._stage:
+            epochs = self.epochs_of(task, stage)
+            if stage < self._stage or epochs == 0:
                 continue
             self._stage = stage
-            epochs = self.epochs_of(task, stage)
-            if epochs == 0:
-                continue
             model.set_stage(stage)
             self._wrap_for_stage()
             self.dataloader = self._stage_loader(task, stage)
