@@ -6,8 +6,9 @@ Usage:
 
 The input is OpenAI's TorchScript ``.pt`` (as ``clip.load`` downloads it) or a plain state dict
 in the same layout (e.g. ``open_clip``'s OpenAI-architecture models). The output folder holds
-``config.json`` + ``model.safetensors`` and loads with ``CLIPModel.from_pretrained(folder)``
-or ``model.clip.pretrained=folder`` in a cissreg config. With ``--bpe`` the vocab file is
+``config.json`` + ``model.safetensors`` and loads with
+``CLIPModel.from_pretrained(folder, local_files_only=True)`` or ``model.clip.pretrained=folder``
+in a cissreg config. With ``--bpe`` the vocab file is
 copied next to them (point ``tokenizer.bpe_path`` at it).
 """
 import argparse

@@ -74,9 +74,9 @@ def build_clip_model(config: Optional[dict] = None,
         hf_config._attn_implementation = attn_implementation
         return CLIPModel(hf_config)
     if os.path.isdir(pretrained):
-        return CLIPModel.from_pretrained(
-            pretrained, local_files_only=True, attn_implementation=attn_implementation,
-            dtype=torch.float32)
+        return CLIPModel.from_pretrained(pretrained, local_files_only=True,
+                                         attn_implementation=attn_implementation,
+                                         dtype=torch.float32)
     if not os.path.isfile(pretrained):
         raise FileNotFoundError(f"CLIP weights '{pretrained}' not found (model.clip.pretrained "
                                 'in the config): give a local Hugging Face CLIP folder or an '
