@@ -1,9 +1,14 @@
+from .aux_background_loss import AuxBackgroundLoss
 from .bce_with_logits_loss import BCEWithLogitsLoss
+from .decomposed_kd_loss import DecomposedKDLoss, decomposed_logits
+from .fitness_loss import FitnessLoss
 from .cwd_loss import ChannelWiseDivergence, channel_wise_divergence
 from .distribution_focal_loss import DistributionFocalLoss, distribution_focal_loss
 from .hinge_loss import HingeLoss, select_hard_pairs
 from .iou_loss import IoULoss, aligned_bbox_iou
 from .kl_response_loss import KLResponseLoss, sigmoid_kl, softmax_kl
+from .logit_kd_loss import LogitKDLoss
+from .multilabel_bce_loss import MultiLabelBCELoss
 from .weighted_reduction import weight_reduce_loss
 
 __all__ = [
@@ -11,5 +16,7 @@ __all__ = [
     'aligned_bbox_iou', 'weight_reduce_loss',
     'HingeLoss', 'select_hard_pairs',
     'ChannelWiseDivergence', 'channel_wise_divergence', 'KLResponseLoss', 'sigmoid_kl',
-    'softmax_kl'
+    'softmax_kl',
+    'AuxBackgroundLoss', 'DecomposedKDLoss', 'decomposed_logits', 'FitnessLoss', 'LogitKDLoss',
+    'MultiLabelBCELoss'
 ]
