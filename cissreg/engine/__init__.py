@@ -1,3 +1,4 @@
 from .hooks import *  # noqa: F401,F403
 from .loops import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

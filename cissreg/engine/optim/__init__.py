@@ -1,0 +1,8 @@
+from .nominal_batch_constructor import (NominalBatchOptimWrapperConstructor,
+                                        nominal_batch_scaling, ultralytics_param_groups)
+from .nominal_batch_optim_wrapper import NominalBatchAmpOptimWrapper, NominalBatchOptimWrapper
+
+__all__ = [
+    'NominalBatchOptimWrapperConstructor', 'NominalBatchOptimWrapper',
+    'NominalBatchAmpOptimWrapper', 'nominal_batch_scaling', 'ultralytics_param_groups'
+]
