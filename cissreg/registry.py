@@ -2,20 +2,31 @@
 
 Every registry is a child of mmengine's root registry of the same kind, with scope ``cissreg``
 (from ``default_scope = 'cissreg'`` in configs) and ``locations`` so that building a component
-from a config imports the modules that register it.
+from a config imports what registers it.
 
-They are :class:`CissRegistry` instances: an unknown ``type=`` raises a :class:`UnknownTypeError`
-that names the registry, the closest registered names, another cissreg registry that holds the
-name, and any ``locations`` import that failed; a config key that the component does not accept
-raises an :class:`UnexpectedConfigKeyError` naming the component, the key and the accepted ones.
+They are :class:`CissRegistry` instances. ``get`` keeps mmengine's contract (``None`` for an
+unknown name); building from a config is where errors are made actionable: an unknown ``type=``
+raises :class:`UnknownTypeError` naming the registry, the closest registered names, another
+cissreg registry that holds the name, and any ``locations`` import that failed; a config key
+that the component does not accept raises :class:`UnexpectedConfigKeyError` naming the
+component, the key, the accepted keys and the closest one.
+
+mmengine's Runner builds hooks, datasets, samplers, transforms, metrics, loops, optimisers,
+optim wrappers, schedulers and visualizers through mmengine's *root* registries, which switch to
+the ``cissreg`` child only after the build has started. So that those builds give the same
+errors, creating a :class:`CissRegistry` wraps its parent's ``build_func`` once: errors of a
+build that resolved to a cissreg registry are translated, every other scope is left exactly as
+mmengine raises it. This is the one change ``import cissreg`` makes to mmengine's registries
+besides adding the children.
 """
 import difflib
+import functools
 import inspect
 import logging
 import re
 import traceback
 from importlib import import_module
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
@@ -43,6 +54,7 @@ from mmengine.registry import Registry
 
 _UNEXPECTED_KWARG = re.compile(
     r"^(?P<owner>[\w.<>]+?)(?:\.__init__)?\(\) got an unexpected keyword argument '(?P<key>\w+)'")
+_NO_ARGUMENTS = re.compile(r'^(?P<owner>[\w.<>]+?)\(\) takes no arguments$')
 
 
 class UnknownTypeError(KeyError):
@@ -57,16 +69,20 @@ class UnexpectedConfigKeyError(TypeError):
 
 
 class CissRegistry(Registry):
-    """mmengine ``Registry`` whose failures tell the user what to change.
+    """mmengine ``Registry`` whose build failures tell the user what to change.
 
-    Lookup and building behave as in mmengine; what differs:
+    Lookup and building behave as in mmengine (``get`` returns ``None`` for an unknown name);
+    what differs:
 
-    * ``get`` raises :class:`UnknownTypeError` instead of returning ``None`` for a name that is
-      neither registered (here, in a parent, or in a child scope) nor an importable dotted path.
+    * Building a config whose ``type`` resolves to nothing raises :class:`UnknownTypeError`
+      (a ``KeyError``) with the closest names, instead of mmengine's bare ``KeyError``.
     * A module in ``locations`` that fails to import is logged with its traceback and named in
       later ``UnknownTypeError`` messages; the names it did register stay usable.
-    * ``build`` turns "got an unexpected keyword argument" raised by the constructor of the
-      config's own ``type`` into :class:`UnexpectedConfigKeyError`.
+    * "got an unexpected keyword argument" raised by the constructor of the config's own
+      ``type`` becomes :class:`UnexpectedConfigKeyError` (a ``TypeError``).
+
+    Both hold for builds through this registry and through its mmengine parent (as the Runner
+    does) whenever the scope resolves here.
 
     Args:
         name (str): Registry name, e.g. ``'model'``.
@@ -75,6 +91,7 @@ class CissRegistry(Registry):
     """
 
     def __init__(self, name: str, parent: Registry, locations: List[str]) -> None:
+        parent.build_func = _translating_errors(parent.build_func)
         super().__init__(name, parent=parent, scope='cissreg', locations=locations)
         self._import_errors: Dict[str, str] = {}
 
@@ -93,34 +110,11 @@ class CissRegistry(Registry):
                     f'registered there are unavailable.\n{traceback.format_exc()}',
                     logger='current', level=logging.WARNING)
 
-    def get(self, key: str) -> Type:
-        """Return the class or function registered as ``key``.
-
-        Raises:
-            UnknownTypeError: ``key`` resolves to nothing.
-        """
-        obj = super().get(key)
-        if obj is None:
-            raise UnknownTypeError(self._unknown_key_message(key))
-        return obj
-
     def __contains__(self, key: str) -> bool:
         try:
-            return super().get(key) is not None
-        except RuntimeError:
+            return self.get(key) is not None
+        except RuntimeError:  # mmengine's get: a dotted path that fails to import
             return False
-
-    def build(self, cfg: Any, *args, **kwargs) -> Any:
-        """Build ``cfg`` like mmengine, naming config keys the component does not accept."""
-        try:
-            return super().build(cfg, *args, **kwargs)
-        except UnexpectedConfigKeyError:
-            raise
-        except TypeError as err:
-            message = self._unexpected_key_message(err, cfg)
-            if message is None:
-                raise
-            raise UnexpectedConfigKeyError(message) from err
 
     def visible_names(self) -> List[str]:
         """Names that ``get`` resolves: own, ancestors' and ``scope.name`` of child scopes."""
@@ -155,26 +149,83 @@ class CissRegistry(Registry):
                      'allow_failed_imports=False).')
         return '\n'.join(lines)
 
-    def _unexpected_key_message(self, err: TypeError, cfg: Any) -> Optional[str]:
-        match = _UNEXPECTED_KWARG.match(str(err))
-        if match is None or not isinstance(cfg, dict) or match['key'] not in cfg:
-            return None
-        obj_cls = cfg.get('type')
-        if obj_cls is None:
-            return None
-        if isinstance(obj_cls, str):
-            with self.switch_scope_and_registry(cfg.get('_scope_')) as registry:
-                obj_cls = registry.get(obj_cls)
-        owners = inspect.getmro(obj_cls) if inspect.isclass(obj_cls) else (obj_cls, )
-        if match['owner'] not in {getattr(o, '__qualname__', None) for o in owners}:
-            return None
-        params = _accepted_params(obj_cls)
+    def unexpected_key_message(self, obj_cls: Any, key: str,
+                               set_by_caller: Sequence[str] = ()) -> str:
+        """Say that ``obj_cls`` does not accept the config key ``key``, and what it accepts.
+
+        Args:
+            obj_cls (type | callable): The component the config builds.
+            key (str): The key it refused.
+            set_by_caller (Sequence[str]): Arguments the builder passes itself (e.g. a loop's
+                ``runner``); left out of the accepted keys. Defaults to ().
+        """
+        params = [p for p in _accepted_params(obj_cls) if p not in set_by_caller]
         message = (f'{obj_cls.__name__} ({self.scope}::{self.name} registry) does not accept the '
-                   f'config key {match["key"]!r}.')
-        close = _close_names(match['key'], params)
+                   f'config key {key!r}.')
+        close = _close_names(key, params)
         if close:
             message += ' Did you mean: ' + ', '.join(repr(n) for n in close) + '?'
         return message + f' It accepts: {", ".join(params)}.'
+
+    def _unexpected_key_message(self, err: TypeError, cfg: Any, obj_type: Any,
+                                set_by_caller: Sequence[str]) -> Optional[str]:
+        """The message for ``err`` if the config's own ``type`` refused one of its keys."""
+        match = _UNEXPECTED_KWARG.match(str(err)) or _NO_ARGUMENTS.match(str(err))
+        if match is None or obj_type is None:
+            return None
+        obj_cls = self.get(obj_type) if isinstance(obj_type, str) else obj_type
+        if obj_cls is None:
+            return None
+        owners = inspect.getmro(obj_cls) if inspect.isclass(obj_cls) else (obj_cls, )
+        if match['owner'] not in {getattr(o, '__qualname__', None) for o in owners}:
+            return None  # raised by something the component builds: not this config's key
+        params = _accepted_params(obj_cls)
+        key = match.groupdict().get('key') or next(
+            (k for k in cfg if k not in params and k not in ('type', '_scope_')), None)
+        if key is None or key not in cfg:
+            return None
+        return self.unexpected_key_message(obj_cls, key, set_by_caller)
+
+
+def _translating_errors(build_func: Callable) -> Callable:
+    """Wrap a registry's ``build_func`` so cissreg-scoped failures raise cissreg's errors."""
+    if getattr(build_func, 'translates_cissreg_errors', False):
+        return build_func
+
+    @functools.wraps(build_func)
+    def build(cfg: Any, *args, registry: Registry, **kwargs) -> Any:
+        try:
+            return build_func(cfg, *args, registry=registry, **kwargs)
+        except (UnknownTypeError, UnexpectedConfigKeyError):
+            raise
+        except (KeyError, TypeError, RuntimeError) as err:
+            translated = _translate(err, cfg, registry, kwargs.get('default_args'))
+            if translated is None:
+                raise
+            if isinstance(translated, UnknownTypeError):
+                raise translated from None  # mmengine's KeyError says less
+            raise translated from err
+
+    build.translates_cissreg_errors = True
+    return build
+
+
+def _translate(err: Exception, cfg: Any, registry: Registry,
+               default_args: Optional[dict]) -> Optional[Exception]:
+    """cissreg's error for a failed build of ``cfg``, or None to keep ``err``."""
+    if not hasattr(cfg, 'get'):
+        return None  # e.g. a list of model configs (nn.Sequential)
+    default_args = default_args or {}
+    obj_type = cfg.get('type', default_args.get('type'))
+    with registry.switch_scope_and_registry(cfg.get('_scope_')) as resolved:
+        if not isinstance(resolved, CissRegistry):
+            return None
+        if isinstance(err, TypeError):
+            message = resolved._unexpected_key_message(err, cfg, obj_type, list(default_args))
+            return None if message is None else UnexpectedConfigKeyError(message)
+        if isinstance(obj_type, str) and obj_type not in resolved:
+            return UnknownTypeError(resolved._unknown_key_message(obj_type))
+    return None
 
 
 def _close_names(key: str, names: List[str], n: int = 5) -> List[str]:

@@ -60,11 +60,27 @@ def test_type_registered_in_another_cissreg_registry_is_pointed_out(toy, cissreg
     assert "'ToyAccuracy' is registered in cissreg::metric" in str(err.value)
 
 
+def test_get_returns_none_for_an_unknown_name_like_mmengine():
+    """mmengine's documented contract, which code probing a registry relies on."""
+    assert MODELS.get('Nope') is None
+    assert MMENGINE_MODELS.get('Nope') is None
+    assert 'Nope' not in MODELS
+
+
+def test_get_resolves_names_of_cissreg_and_of_parent_registries():
+    from mmengine.hooks import CheckpointHook
+
+    from cissreg.models.losses import IoULoss
+    assert MODELS.get('IoULoss') is IoULoss
+    assert HOOKS.get('CheckpointHook') is CheckpointHook
+
+
 def test_failed_location_import_is_named():
     root = Registry('probe root')
     registry = CissRegistry('probe', parent=root, locations=['cissreg_no_such_module_xyz'])
+    assert registry.get('Anything') is None
     with pytest.raises(UnknownTypeError) as err:
-        registry.get('Anything')
+        registry.build(dict(type='Anything'))
     message = str(err.value)
     assert "'Anything' is not in the cissreg::probe registry." in message
     assert ("Importing 'cissreg_no_such_module_xyz' failed (ModuleNotFoundError: No module "
