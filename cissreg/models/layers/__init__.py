@@ -1,4 +1,8 @@
 from .ema import ExpMomentumEMA
+from .grad_learner import GradLearner, grow_optimizer_state, softmax_ce_grad
 from .yolo_bricks import C2f, SPPF, DarknetBottleneck
 
-__all__ = ['ExpMomentumEMA', 'C2f', 'SPPF', 'DarknetBottleneck']
+__all__ = [
+    'ExpMomentumEMA', 'GradLearner', 'grow_optimizer_state', 'softmax_ce_grad', 'C2f', 'SPPF',
+    'DarknetBottleneck'
+]
