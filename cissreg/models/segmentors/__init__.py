@@ -1,0 +1,1 @@
+from .pseudo_gumbel import *  # noqa: F401,F403
