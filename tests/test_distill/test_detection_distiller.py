@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
-from cissreg.engine.runner import CheckpointMismatchError
+from cissreg.utils import CheckpointMismatchError
 from cissreg.models.distillers import DetectionDistiller, student_state_dict
 from cissreg.models.losses import ChannelWiseDivergence, KLResponseLoss
 from cissreg.registry import MODELS

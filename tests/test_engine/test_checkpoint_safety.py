@@ -12,7 +12,9 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from cissreg.engine.runner import CissRunner, atomic_io, atomic_write_bytes
+from cissreg.engine.runner import CissRunner
+from cissreg.utils import atomic_io
+from cissreg.utils.atomic_io import atomic_write_bytes
 from cissreg.utils.safe_load import (UnsafeCheckpointError, checkpoint_safe_globals,
                                      register_checkpoint_safe_globals)
 

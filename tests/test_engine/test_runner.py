@@ -7,7 +7,8 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from cissreg.engine.runner import CheckpointMismatchError, CissRunner
+from cissreg.engine.runner import CissRunner
+from cissreg.utils import CheckpointMismatchError
 
 TOY_DIR = Path(__file__).parent
 

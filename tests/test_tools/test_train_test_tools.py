@@ -74,7 +74,7 @@ def test_train_resume_and_test(toy_config, tmp_path, monkeypatch):
 
 
 def test_test_tool_refuses_mismatched_checkpoint(toy_config, tmp_path, monkeypatch):
-    from cissreg.engine.runner import CheckpointMismatchError
+    from cissreg.utils import CheckpointMismatchError
     monkeypatch.syspath_prepend(str(Path(toy_config).parent))
     torch.save({'state_dict': {'fc1.weight': torch.zeros(2, 2)}}, tmp_path / 'other.pth')
     with pytest.raises(CheckpointMismatchError, match='fc1.weight: checkpoint'):

@@ -23,7 +23,7 @@ import torch
 from mmengine.config import Config
 
 import cissreg  # noqa: F401  (safe checkpoint loading, registries)
-from cissreg.engine.runner import CheckpointMismatchError, atomic_write_bytes, compare_state_dict
+from cissreg.utils import CheckpointMismatchError, atomic_write_bytes, compare_state_dict
 from cissreg.models.distillers import strip_ddp_prefix, student_state_dict
 from cissreg.registry import MODELS
 from cissreg.utils.safe_load import safe_torch_load

@@ -15,11 +15,12 @@ from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from torch import nn
 from torch.utils.data import DataLoader
 
+from cissreg.engine.hooks.resumable_randomness_hook import ResumableRandomnessHook
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
-from .atomic_io import ATOMIC_LOCAL_BACKEND
+from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND
+from cissreg.utils.seeding import worker_init_fn
+from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 from .cpu_distributed import init_cpu_dist
-from .resumable_randomness import ResumableRandomnessHook, worker_init_fn
-from .state_dict_check import CheckpointMismatchError, compare_state_dict
 
 _DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )
 
@@ -35,7 +36,7 @@ class CissRunner(Runner):
       arguments), which also replaces ``last_checkpoint`` atomically and rotates old files
       only after the new one is complete.
     * **Exact resumption.** RNGs are reseeded at every resumable position and data-loader
-      workers are seeded per epoch (see ``resumable_randomness``); on resume the train
+      workers are seeded per epoch (see ``ResumableRandomnessHook``); on resume the train
       sampler adopts the checkpoint's seed like the RNGs do. Bit-exact with
       ``persistent_workers=False`` (persistent workers' RNG cannot be rebuilt; a warning
       says so on resume).

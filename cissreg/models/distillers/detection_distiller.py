@@ -77,7 +77,7 @@ class DetectionDistiller(FiniteLossModel):
             ``pkg::`` form); configs can use ``'{{fileDirname}}/teacher.py'``.
         teacher_ckpt (str): Teacher checkpoint file, or the teacher's work dir (its
             ``last_checkpoint`` is used). A checkpoint of another class count or architecture
-            raises :class:`~cissreg.engine.runner.CheckpointMismatchError` naming the keys.
+            raises :class:`~cissreg.utils.CheckpointMismatchError` naming the keys.
         distill_losses (dict, optional): ``name -> term``; a term is ``dict(loss=<loss
             config>, student=<record>, teacher=<record, default: same as student>,
             levels=<level indexes, default all>, connector=<None | connector config>)``. A

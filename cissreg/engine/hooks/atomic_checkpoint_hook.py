@@ -6,7 +6,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from cissreg.registry import HOOKS
-from .atomic_io import ATOMIC_LOCAL_BACKEND, atomic_write_text
+from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND, atomic_write_text
 
 
 @HOOKS.register_module()

@@ -1,4 +1,4 @@
-"""Random state that a resumed run reproduces exactly.
+"""Hook that makes the random state one a resumed run reproduces exactly.
 
 mmengine seeds the RNGs once at start-up and does not save their state in checkpoints, so a
 run resumed at epoch ``k`` draws different dropout masks, augmentations and worker seeds than
@@ -10,51 +10,21 @@ can resume from is a pure function of the run's seed and position:
   keeps loops that restart the epoch count, e.g. per task, from repeating seeds);
 * iteration-based loops: they are reseeded from ``(seed, n)`` before the ``n``-th batch is
   fetched (mmengine replays the fetches when it resumes, so the count matches);
-* data-loader workers seed numpy / random from torch's per-worker seed (drawn from the
-  reseeded torch RNG) and the rank, instead of mmengine's fixed ``seed + worker_id`` that
-  repeats the same augmentations every epoch when workers are not persistent.
+* data-loader workers (seeded by :func:`cissreg.utils.seeding.worker_init_fn`, which
+  ``CissRunner.build_dataloader`` installs) seed numpy / random from torch's per-worker seed
+  (drawn from the reseeded torch RNG) and the rank, instead of mmengine's fixed
+  ``seed + worker_id`` that repeats the same augmentations every epoch when workers are not
+  persistent.
 
 Persistent workers keep their RNG across epochs, which a resumed run cannot rebuild: use
 ``persistent_workers=False`` for bit-exact resumption.
 """
-import random
 from typing import Any, Iterator
 
-import numpy as np
-import torch
 from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop
-from torch.utils.data import get_worker_info
 
-
-def derive_seed(seed: int, *position: int) -> int:
-    """A 32-bit seed that depends on ``seed`` and the ``position`` tuple (epoch, iteration...)."""
-    entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, *(int(p) for p in position)]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
-
-
-def seed_all(seed: int) -> None:
-    """Seed python's ``random``, numpy's global RNG and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def worker_init_fn(worker_id: int, rank: int, disable_subprocess_warning: bool = False) -> None:
-    """Seed a data-loader worker from torch's per-worker seed and the rank.
-
-    Args:
-        worker_id (int): Worker index (unused; torch's worker seed already includes it).
-        rank (int): Distributed rank, so ranks do not share augmentation streams.
-        disable_subprocess_warning (bool): Silence warnings in workers other than 0.
-    """
-    seed = derive_seed(get_worker_info().seed, rank)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if disable_subprocess_warning and worker_id != 0:
-        import warnings
-        warnings.simplefilter('ignore')
+from cissreg.utils.seeding import derive_seed, seed_all
 
 
 class _ReseedingIterator:

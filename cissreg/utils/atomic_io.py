@@ -6,7 +6,7 @@ write as an mmengine file backend so ``mmengine.runner.save_checkpoint`` can use
 """
 import os
 import os.path as osp
-import tempfile
+import secrets
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -14,8 +14,18 @@ from mmengine.fileio import LocalBackend, register_backend
 
 ATOMIC_LOCAL_BACKEND = 'cissreg_atomic_local'
 _CHUNK = 1 << 24
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+def _create_temp_file(path: str) -> str:
+    """Create an empty ``.<name>.<8 hex>.tmp`` next to ``path`` (mode 0o666 less the umask)."""
+    directory, name = osp.split(path)
+    while True:
+        tmp_path = osp.join(directory, f'.{name}.{secrets.token_hex(4)}.tmp')
+        try:
+            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp_path
+        except FileExistsError:
+            continue
 
 
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
@@ -24,7 +34,7 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     The bytes go to a hidden temp file next to ``path``, are flushed and fsynced, and the temp
     file is renamed over ``path``; the directory is fsynced so the rename survives a power loss.
     On any exception (including ``KeyboardInterrupt``) the temp file is removed and ``path`` is
-    untouched.
+    untouched. The file gets the usual permissions (0o666 less the process umask).
 
     Args:
         path (str | Path): Final file path.
@@ -33,10 +43,8 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     path = osp.abspath(os.fspath(path))
     directory = osp.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    os.close(fd)
+    tmp_path = _create_temp_file(path)
     try:
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         with open(tmp_path, 'wb') as f:
             _write_chunks(f, data)
             f.flush()
