@@ -91,6 +91,10 @@ class GradLearnerHook(Hook):
             self._wrap()
 
     # ------------------------------------------------------------------ events
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.cache_train_outputs = True  # the segmentor keeps the step's logits for us
+
     def before_train_task(self, runner, task_id: int) -> None:
         self._task_start.setdefault(int(task_id), runner.epoch)
 
