@@ -2,6 +2,7 @@ from .transforms import *  # noqa: F401,F403
 from .base_det_dataset import BaseDetDataset
 from .cil import *  # noqa: F401,F403
 from .coco_det_dataset import CocoDetDataset
+from .seg import *  # noqa: F401,F403
 from .shapes_det_dataset import SHAPE_CLASSES, ShapesDetDataset
 from .voc_det_dataset import VOC_CLASSES, VOCDetDataset
 from .yolo_txt_dataset import YOLOTxtDataset
