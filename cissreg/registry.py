@@ -159,7 +159,7 @@ class CissRegistry(Registry):
             set_by_caller (Sequence[str]): Arguments the builder passes itself (e.g. a loop's
                 ``runner``); left out of the accepted keys. Defaults to ().
         """
-        params = [p for p in _accepted_params(obj_cls) if p not in set_by_caller]
+        params = [p for p in accepted_params(obj_cls) if p not in set_by_caller]
         message = (f'{obj_cls.__name__} ({self.scope}::{self.name} registry) does not accept the '
                    f'config key {key!r}.')
         close = _close_names(key, params)
@@ -179,7 +179,7 @@ class CissRegistry(Registry):
         owners = inspect.getmro(obj_cls) if inspect.isclass(obj_cls) else (obj_cls, )
         if match['owner'] not in {getattr(o, '__qualname__', None) for o in owners}:
             return None  # raised by something the component builds: not this config's key
-        params = _accepted_params(obj_cls)
+        params = accepted_params(obj_cls)
         key = match.groupdict().get('key') or next(
             (k for k in cfg if k not in params and k not in ('type', '_scope_')), None)
         if key is None or key not in cfg:
@@ -237,7 +237,7 @@ def _close_names(key: str, names: List[str], n: int = 5) -> List[str]:
     return [name for lower in matches for name in by_lower[lower]][:n]
 
 
-def _accepted_params(obj_cls: Any) -> List[str]:
+def accepted_params(obj_cls: Any) -> List[str]:
     """Keyword names a class (following ``**kwargs`` up its MRO) or function accepts."""
     params: List[str] = []
     inits = ([c.__dict__['__init__'] for c in inspect.getmro(obj_cls) if '__init__' in c.__dict__]

@@ -12,3 +12,54 @@ os.environ.setdefault('MKL_NUM_THREADS', '1')
 import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
+import importlib  # noqa: E402
+import logging  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Iterator, List  # noqa: E402
+
+import pytest  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
+
+TOY_PARTS_DIR = Path(__file__).parent / 'test_engine'
+
+
+@pytest.fixture(scope='session')
+def toy():
+    """The toy parts module ``tests/test_engine/cissreg_toy_parts.py``, imported once.
+
+    It registers a toy model, dataset, metric and hooks into cissreg's registries; its
+    ``toy_cfg(work_dir, ...)`` returns a runner config, so ``CissRunner.from_cfg(
+    toy.toy_cfg(tmp_path))`` is a complete runner that trains in well under a second.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(TOY_PARTS_DIR))
+        return importlib.import_module('cissreg_toy_parts')
+
+
+@contextmanager
+def _captured_log() -> Iterator[List[str]]:
+    records: List[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def captured_log():
+    """``with captured_log() as messages:`` collects what mmengine's current logger receives."""
+    return _captured_log
+
+
+@pytest.fixture
+def cissreg_scope():
+    """Build through mmengine's root registries with ``default_scope = 'cissreg'``."""
+    with DefaultScope.overwrite_default_scope('cissreg'):
+        yield

@@ -5,12 +5,13 @@ model has dropout, and the train sampler shuffles, so a resumed run only matches
 uninterrupted one when all of them replay exactly.
 """
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.dataset import Compose
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
@@ -44,23 +45,28 @@ class ToyDropoutNet(BaseModel):
 
 @DATASETS.register_module()
 class ToyNoisyDataset(Dataset):
-    """``size`` fixed points in 3 clusters; each access adds numpy-global-RNG noise."""
+    """``size`` fixed points in 3 clusters; each access adds numpy-global-RNG noise.
+
+    ``pipeline`` (transform configs, built through mmengine's ``Compose``) is applied to each
+    ``dict(inputs, labels)`` sample; empty by default.
+    """
 
     def __init__(self, size: int = 16, in_dim: int = 4, num_classes: int = 3,
-                 noise: float = 0.3) -> None:
+                 noise: float = 0.3, pipeline: Sequence[dict] = ()) -> None:
         g = torch.Generator().manual_seed(1234)
         self.labels = torch.arange(size) % num_classes
         centers = torch.randn(num_classes, in_dim, generator=g) * 2
         self.points = centers[self.labels] + torch.randn(size, in_dim, generator=g) * 0.5
         self.noise = noise
         self.metainfo = dict(classes=tuple(f'c{i}' for i in range(num_classes)))
+        self.pipeline = Compose(list(pipeline))
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, idx: int) -> dict:
         jitter = torch.from_numpy(np.random.randn(self.points.shape[1])).float() * self.noise
-        return dict(inputs=self.points[idx] + jitter, labels=self.labels[idx])
+        return self.pipeline(dict(inputs=self.points[idx] + jitter, labels=self.labels[idx]))
 
 
 @METRICS.register_module()

@@ -127,3 +127,69 @@ def test_unexpected_key_error_of_a_nested_component_is_not_misattributed(cissreg
                        r"does not accept the config key 'in_feature'"):
         MODELS.build(dict(type='CissregProbeOuter',
                           inner=dict(type='torch.nn.Linear', in_feature=2, out_features=3)))
+
+
+# Misspelled keyword arguments of everything mmengine's Runner builds (through mmengine's root
+# registries, or directly for loops / log processor given without ``type``): the same message
+# as a model or loss. Each case: config changes setting the stage, path to the component's
+# config, misspelled key, component named in the message, its registry, the key meant.
+RUNNER_BUILT_TYPOS = [
+    pytest.param({}, ('default_hooks', 'logger'), 'intervl', 'LoggerHook', 'hook', 'interval',
+                 id='hook-default_hooks'),
+    pytest.param(dict(custom_hooks=[dict(type='GaussianReplayHook')]), ('custom_hooks', 0),
+                 'samples_per_old_clas', 'GaussianReplayHook', 'hook', 'samples_per_old_class',
+                 id='hook-custom_hooks'),
+    pytest.param({}, ('train_dataloader', 'dataset'), 'sise', 'ToyNoisyDataset', 'dataset',
+                 'size', id='dataset'),
+    pytest.param({'train_dataloader.dataset.pipeline': [dict(type='LetterResize', scale=4)]},
+                 ('train_dataloader', 'dataset', 'pipeline', 0), 'pad_vale', 'LetterResize',
+                 'transform', 'pad_val', id='transform'),
+    pytest.param({}, ('train_dataloader', 'sampler'), 'shufle', 'DefaultSampler', 'data sampler',
+                 'shuffle', id='data_sampler'),
+    pytest.param({}, ('val_evaluator', ), 'colect_device', 'ToyAccuracy', 'metric',
+                 'collect_device', id='metric'),
+    pytest.param(dict(visualizer=dict(type='DetLocalVisualizer')), ('visualizer', ),
+                 'line_widht', 'DetLocalVisualizer', 'visualizer', 'line_width',
+                 id='visualizer'),
+    pytest.param({}, ('optim_wrapper', ), 'clip_gard', 'OptimWrapper', 'optim_wrapper',
+                 'clip_grad', id='optim_wrapper'),
+    pytest.param({}, ('optim_wrapper', 'optimizer'), 'momentun', 'SGD', 'optimizer', 'momentum',
+                 id='optimizer'),
+    pytest.param({}, ('param_scheduler', 0), 'gama', 'MultiStepLR', 'parameter scheduler',
+                 'gamma', id='param_scheduler'),
+    pytest.param(dict(train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)),
+                 ('train_cfg', ), 'val_intervl', 'EpochBasedTrainLoop', 'loop', 'val_interval',
+                 id='loop-with-type'),
+    pytest.param({}, ('train_cfg', ), 'max_epoch', 'train_cfg: EpochBasedTrainLoop', 'loop',
+                 'max_epochs', id='loop-by_epoch'),
+    pytest.param({}, ('val_cfg', ), 'fp_16', 'val_cfg: ValLoop', 'loop', 'fp16', id='val_loop'),
+    pytest.param(dict(log_processor=dict(window_size=10)), ('log_processor', ), 'window_szie',
+                 'log_processor: LogProcessor', 'log_processor', 'window_size',
+                 id='log_processor'),
+]
+
+
+@pytest.mark.parametrize('setup, path, key, component, registry, close', RUNNER_BUILT_TYPOS)
+def test_runner_built_component_names_a_misspelled_key(toy, tmp_path, setup, path, key,
+                                                       component, registry, close):
+    cfg = toy.toy_cfg(tmp_path, max_epochs=1)
+    for dotted, value in setup.items():  # replace (not merge) what the case sets up
+        *parents, last = dotted.split('.')
+        node = cfg
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    if 'visualizer' in cfg:  # a visualizer is a named singleton: a fresh name builds a new one
+        cfg.visualizer.name = f'visualizer_{tmp_path.name}'
+    node = cfg
+    for part in path:
+        node = node[part]
+    node[key] = node.get(close)
+    with pytest.raises(UnexpectedConfigKeyError) as err:
+        CissRunner.from_cfg(cfg).train()
+    message = str(err.value)
+    assert message.startswith(f'{component} (cissreg::{registry} registry) does not accept the '
+                              f"config key '{key}'. Did you mean: '{close}'"), message
+    accepted = message.split('It accepts: ')[1].rstrip('.').split(', ')
+    assert close in accepted and key not in accepted
+    assert 'runner' not in accepted and 'dataloader' not in accepted  # passed by the Runner

@@ -20,6 +20,7 @@ from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
+from .config_check import check_config
 from .cpu_distributed import init_cpu_dist
 
 _DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )
@@ -48,6 +49,11 @@ class CissRunner(Runner):
       ``torch.cuda.set_device``) and the model is wrapped in DDP without ``device_ids``
       (SyncBN layers, GPU-only, become BatchNorm). On GPUs mmengine's nccl path is unchanged.
     """
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'CissRunner':
+        check_config(cfg)  # warns on near-miss top-level keys; names bad keys of loops
+        return super().from_cfg(cfg)
 
     def setup_env(self, env_cfg: Dict) -> None:
         if self.distributed and not is_distributed() and not torch.cuda.is_available():
