@@ -1,4 +1,6 @@
 from .cil_metric import CILMetric, cil_summary, grouped_accuracy
+from .ciss_metric import CISSMetric, ciss_miou, class_iou, confusion_matrix
 from .det_metric import DetMetric
 
-__all__ = ['DetMetric', 'CILMetric', 'cil_summary', 'grouped_accuracy']
+__all__ = ['DetMetric', 'CILMetric', 'cil_summary', 'grouped_accuracy', 'CISSMetric',
+           'ciss_miou', 'class_iou', 'confusion_matrix']
