@@ -1,16 +1,18 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .backbone_freeze_hook import BackboneFreezeHook
 from .det_visualization_hook import DetVisualizationHook
+from .ema_teacher_hook import EMATeacherHook
 from .feature_cache_hook import FeatureCacheHook
 from .gaussian_replay_hook import GaussianReplayHook
 from .optim_step_ema_hook import OptimStepEMAHook
 from .pipeline_switch_hook import PipelineSwitchHook
 from .resumable_randomness_hook import ResumableRandomnessHook
+from .train_mode_switch_hook import TrainModeSwitchHook
 from .yolov8_param_scheduler_hook import YOLOv8ParamSchedulerHook
 
 __all__ = [
     'AtomicCheckpointHook', 'BackboneFreezeHook', 'DetVisualizationHook', 'FeatureCacheHook',
     'GaussianReplayHook',
     'ResumableRandomnessHook', 'OptimStepEMAHook', 'PipelineSwitchHook',
-    'YOLOv8ParamSchedulerHook'
+    'YOLOv8ParamSchedulerHook', 'EMATeacherHook', 'TrainModeSwitchHook'
 ]

@@ -1,0 +1,272 @@
+"""A region-prompted multimodal LM: vision encoder + projector + causal LM (+ LoRA)."""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from transformers import (AutoConfig, AutoModelForCausalLM, CLIPVisionConfig, CLIPVisionModel,
+                          SiglipVisionConfig, SiglipVisionModel)
+
+from cissreg.registry import MODELS
+from cissreg.utils.word_tokenizer import MLLM_SPECIAL_TOKENS, load_or_build_word_tokenizer
+
+VISION_ENCODERS = {
+    'CLIPVisionModel': (CLIPVisionModel, CLIPVisionConfig),
+    'SiglipVisionModel': (SiglipVisionModel, SiglipVisionConfig),
+}
+
+
+def build_vision_encoder(type: str, config: Optional[dict] = None,
+                         pretrained: Optional[str] = None) -> nn.Module:
+    """A transformers vision tower from a config dict, or from a local folder."""
+    if type not in VISION_ENCODERS:
+        raise ValueError(f'vision_encoder.type must be one of {sorted(VISION_ENCODERS)}, '
+                         f'got {type!r}')
+    model_cls, config_cls = VISION_ENCODERS[type]
+    if pretrained is not None:
+        return model_cls.from_pretrained(pretrained, local_files_only=True)
+    return model_cls(config_cls(**(config or {})))
+
+
+def build_causal_lm(vocab_size: int, config: Optional[dict] = None,
+                    pretrained: Optional[str] = None) -> nn.Module:
+    """``AutoModelForCausalLM`` from a config dict (``model_type`` + sizes) or a local folder;
+    the input embeddings are resized to ``vocab_size`` when they are smaller."""
+    if pretrained is not None:
+        lm = AutoModelForCausalLM.from_pretrained(pretrained, local_files_only=True)
+    else:
+        config = dict(config or {})
+        lm = AutoModelForCausalLM.from_config(
+            AutoConfig.for_model(**dict(config, vocab_size=vocab_size)))
+    if lm.get_input_embeddings().num_embeddings < vocab_size:
+        lm.resize_token_embeddings(vocab_size)
+    return lm
+
+
+@MODELS.register_module()
+class RegionMLLM(nn.Module):
+    """Osprey / Sa2VA-style region MLLM built from config-selected transformers parts.
+
+    The image's patch features, projected to the LM width, replace ``<IMG_CONTEXT>``
+    placeholders. A region prompt is the region mask resized to the patch grid (nearest; a
+    region that covers no cell center keeps its largest-overlap cell): its K covered cells
+    give K region tokens, the patch features at those cells, between ``<vp>`` and ``</vp>``.
+
+    Caption prompt (left-padded to the batch's longest K)::
+
+        <s> <img> <IMG_CONTEXT>*N </img> <vp> <IMG_CONTEXT>*K </vp> {caption_instruction}
+
+    Segmentation prompt (``text`` is given as embeddings, e.g. Gumbel-softmax rows)::
+
+        <s> <img> <IMG_CONTEXT>*N </img> {segment_instruction} {text} [SEG]
+
+    Args:
+        vision_encoder (dict): ``dict(type='CLIPVisionModel' | 'SiglipVisionModel',
+            config=dict(...), pretrained=None)``.
+        language_model (dict): ``dict(config=dict(model_type='llama', ...),
+            pretrained=None, attn_implementation='sdpa')``; ``vocab_size`` is set from the
+            tokenizer.
+        tokenizer (dict): ``dict(path=..., words=None)`` for
+            :func:`load_or_build_word_tokenizer` (a real LM's tokenizer folder works; the
+            MLLM tokens are added when missing).
+        lora (dict, optional): peft ``LoraConfig`` kwargs (``r``, ``lora_alpha``,
+            ``target_modules``, ``lora_dropout``, ``modules_to_save``); None trains the LM
+            fully.
+        projector_hidden (int, optional): Hidden width of the two-layer MLP projector.
+            Defaults to the LM width.
+        freeze_vision_encoder (bool): Defaults to True.
+        caption_instruction (str): Defaults to ``'describe this region'``.
+        segment_instruction (str): Defaults to ``'please segment'``.
+    """
+
+    def __init__(self,
+                 vision_encoder: dict,
+                 language_model: dict,
+                 tokenizer: dict,
+                 lora: Optional[dict] = None,
+                 projector_hidden: Optional[int] = None,
+                 freeze_vision_encoder: bool = True,
+                 caption_instruction: str = 'describe this region',
+                 segment_instruction: str = 'please segment') -> None:
+        super().__init__()
+        tok = load_or_build_word_tokenizer(**tokenizer)
+        missing = [t for t in MLLM_SPECIAL_TOKENS if t not in tok.get_vocab()]
+        if missing:
+            tok.add_special_tokens({'additional_special_tokens': missing})
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        self.tokenizer = tok
+        self.vision_encoder = build_vision_encoder(**vision_encoder)
+        language_model = dict(language_model)
+        attn = language_model.pop('attn_implementation', None)
+        lm = build_causal_lm(len(tok), **language_model)
+        if attn is not None:
+            lm.set_attn_implementation(attn)
+        if lora is not None:
+            from peft import LoraConfig, get_peft_model
+            lm = get_peft_model(lm, LoraConfig(task_type='CAUSAL_LM', **lora))
+        self.lm = lm
+        if freeze_vision_encoder:
+            self.vision_encoder.requires_grad_(False)
+        self.freeze_vision_encoder = freeze_vision_encoder
+        vcfg = self.vision_encoder.config
+        self.grid = vcfg.image_size // vcfg.patch_size
+        self.image_size = vcfg.image_size
+        width = lm.get_input_embeddings().embedding_dim
+        hidden = projector_hidden or width
+        self.projector = nn.Sequential(
+            nn.LayerNorm(vcfg.hidden_size), nn.Linear(vcfg.hidden_size, hidden), nn.GELU(),
+            nn.Linear(hidden, width))
+        ids = tok.convert_tokens_to_ids
+        self.pad_id, self.bos_id, self.eos_id = tok.pad_token_id, tok.bos_token_id, tok.eos_token_id
+        self.ctx_id, self.seg_id = ids('<IMG_CONTEXT>'), ids('[SEG]')
+        self.img_ids = (ids('<img>'), ids('</img>'))
+        self.vp_ids = (ids('<vp>'), ids('</vp>'))
+        self.caption_instruction = tok.encode(caption_instruction, add_special_tokens=False)
+        self.segment_instruction = tok.encode(segment_instruction, add_special_tokens=False)
+
+    # ---- pieces -------------------------------------------------------------------------
+    @property
+    def hidden_size(self) -> int:
+        """Width ``D`` of the LM's token embeddings / hidden states."""
+        return self.lm.get_input_embeddings().embedding_dim
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids ``V`` (the tokenizer's length)."""
+        return len(self.tokenizer)
+
+    def embedding_table(self) -> Tensor:
+        """The LM's input-embedding weight [V', D]."""
+        return self.lm.get_input_embeddings().weight
+
+    def embed_ids(self, ids: Tensor) -> Tensor:
+        """[B, L] ids -> [B, L, D] input embeddings."""
+        return self.lm.get_input_embeddings()(ids)
+
+    def image_tokens(self, images: Tensor) -> Tensor:
+        """[B, 3, S, S] normalised images -> [B, N, D] projected patch features (N = grid^2)."""
+        if images.shape[-1] != self.image_size or images.shape[-2] != self.image_size:
+            images = F.interpolate(images, size=(self.image_size, self.image_size),
+                                   mode='bilinear', align_corners=False)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_vision_encoder):
+            feats = self.vision_encoder(pixel_values=images).last_hidden_state
+        return self.projector(feats[:, -self.grid * self.grid:])  # drop CLIP's class token
+
+    def region_cells(self, masks: Tensor) -> Tensor:
+        """[B, H, W] region masks -> [B, N] bool patch cells (nearest resize, >= 1 cell)."""
+        m = masks[:, None].float()
+        cells = F.interpolate(m, size=(self.grid, self.grid), mode='nearest').flatten(1) > 0.5
+        area = F.adaptive_avg_pool2d(m, self.grid).flatten(1)
+        empty = ~cells.any(1)
+        if empty.any():
+            cells[empty, area[empty].argmax(1)] = True
+        return cells
+
+    def _fill_context(self, ids: Tensor, visual: Tensor) -> Tensor:
+        """Embed ``ids`` [B, L] and put ``visual`` [M, D] (row-major) at the context slots."""
+        embeds = self.embed_ids(ids)
+        slots = ids == self.ctx_id
+        return embeds.masked_scatter(slots[..., None], visual.to(embeds.dtype))
+
+    @staticmethod
+    def position_ids(attention_mask: Tensor) -> Tensor:
+        """Positions that skip padded slots: ``cumsum(mask) - 1`` (>= 0)."""
+        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+    # ---- prompts ------------------------------------------------------------------------
+    def caption_prompt(self, images: Tensor, region_masks: Tensor) -> Tuple[Tensor, Tensor]:
+        """Left-padded caption prompts.
+
+        Args:
+            images (Tensor): [B, 3, S, S] normalised.
+            region_masks (Tensor): [B, H, W] binary.
+
+        Returns:
+            tuple[Tensor, Tensor]: embeddings [B, P, D] and attention mask [B, P].
+        """
+        patches = self.image_tokens(images)
+        cells = self.region_cells(region_masks)
+        n = patches.shape[1]
+        rows, visual = [], []
+        for i in range(len(images)):
+            k = int(cells[i].sum())
+            rows.append([self.bos_id, self.img_ids[0]] + [self.ctx_id] * n
+                        + [self.img_ids[1], self.vp_ids[0]] + [self.ctx_id] * k
+                        + [self.vp_ids[1]] + self.caption_instruction)
+            visual += [patches[i], patches[i][cells[i]]]
+        length = max(len(r) for r in rows)
+        ids = torch.tensor([[self.pad_id] * (length - len(r)) + r for r in rows],
+                           device=images.device)
+        attn = torch.tensor([[0] * (length - len(r)) + [1] * len(r) for r in rows],
+                            device=images.device)
+        return self._fill_context(ids, torch.cat(visual)), attn
+
+    def caption_logits(self, images: Tensor, region_masks: Tensor, tokens: Tensor,
+                       valid: Optional[Tensor] = None) -> Tensor:
+        """Teacher-forced pass over prompt + tokens + EOS: the logits predicting each token.
+
+        Args:
+            images (Tensor): [B, 3, S, S].
+            region_masks (Tensor): [B, H, W].
+            tokens (Tensor): [B, T] caption ids.
+            valid (Tensor, optional): [B, T] bool, positions that are not padding. Defaults
+                to ``tokens != pad``.
+
+        Returns:
+            Tensor: [B, T, V] logits; row ``t`` predicts ``tokens[:, t]``.
+        """
+        if valid is None:
+            valid = tokens != self.pad_id
+        prompt, attn = self.caption_prompt(images, region_masks)
+        eos = tokens.new_full((len(tokens), 1), self.eos_id)
+        embeds = torch.cat([prompt, self.embed_ids(torch.cat([tokens, eos], 1))], 1)
+        mask = torch.cat([attn, valid.long(), torch.ones_like(eos)], 1)
+        out = self.lm(inputs_embeds=embeds, attention_mask=mask,
+                      position_ids=self.position_ids(mask))
+        p, t = prompt.shape[1], tokens.shape[1]
+        return out.logits[:, p - 1:p - 1 + t]
+
+    @torch.no_grad()
+    def generate_captions(self, images: Tensor, region_masks: Tensor, max_len: int) -> Tensor:
+        """Greedy captions of the regions with ``generate``.
+
+        Returns:
+            Tensor: [B, max_len] ids: the words, EOS, then padding.
+        """
+        prompt, attn = self.caption_prompt(images, region_masks)
+        out = self.lm.generate(
+            inputs_embeds=prompt, attention_mask=attn, max_new_tokens=max_len, min_new_tokens=1,
+            do_sample=False, pad_token_id=self.pad_id, eos_token_id=self.eos_id,
+            bos_token_id=self.bos_id)
+        out = out[:, -max_len:] if out.shape[1] > max_len else out
+        return F.pad(out, (0, max_len - out.shape[1]), value=self.pad_id)
+
+    def seg_hidden(self, images: Tensor, text_embeds: Tensor, valid: Tensor) -> Tensor:
+        """Hidden state at ``[SEG]`` after the segmentation prompt with ``text_embeds``.
+
+        Args:
+            images (Tensor): [B, 3, S, S] normalised.
+            text_embeds (Tensor): [B, T, D] referring text as embeddings.
+            valid (Tensor): [B, T] bool, non-padding text positions.
+
+        Returns:
+            Tensor: [B, D] last-layer hidden state at ``[SEG]``.
+        """
+        b, n = len(images), self.grid * self.grid
+        prefix = ([self.bos_id, self.img_ids[0]] + [self.ctx_id] * n + [self.img_ids[1]]
+                  + self.segment_instruction)
+        ids = torch.tensor(prefix, device=images.device).expand(b, -1)
+        prefix_embeds = self._fill_context(ids, self.image_tokens(images).flatten(0, 1))
+        seg = self.embed_ids(ids.new_full((b, 1), self.seg_id))
+        embeds = torch.cat([prefix_embeds, text_embeds.to(prefix_embeds.dtype), seg], 1)
+        ones = valid.new_ones((b, len(prefix)), dtype=torch.long)
+        mask = torch.cat([ones, valid.long(), ones[:, :1]], 1)
+        out = self.lm(inputs_embeds=embeds, attention_mask=mask,
+                      position_ids=self.position_ids(mask), output_hidden_states=True)
+        return out.hidden_states[-1][:, -1]
+
+    def trainable_groups(self) -> Sequence[Tuple[str, nn.Module]]:
+        """Named parts for reports: vision encoder, projector, language model."""
+        return [('vision_encoder', self.vision_encoder), ('projector', self.projector),
+                ('language_model', self.lm)]
