@@ -4,16 +4,21 @@ A reader of ``path`` sees either the previous complete file or the new complete 
 partial one, whatever point the writer dies at. :class:`AtomicLocalBackend` exposes the same
 write as an mmengine file backend so ``mmengine.runner.save_checkpoint`` can use it.
 """
+import errno
 import os
 import os.path as osp
+import re
 import secrets
+import shutil
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, List, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
 ATOMIC_LOCAL_BACKEND = 'cissreg_atomic_local'
 _CHUNK = 1 << 24
+# ".<name>.<8 chars>.tmp": this module's temp files (and those of tempfile.mkstemp it used before)
+_TEMP_NAME = re.compile(r'\..+\.[0-9a-z_]{8}\.tmp')
 
 
 def _create_temp_file(path: str) -> str:
@@ -39,6 +44,10 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     Args:
         path (str | Path): Final file path.
         data (bytes): Complete file content.
+
+    Raises:
+        OSError: ``errno.ENOSPC`` with a message naming ``path``, the bytes needed and the bytes
+            free when the disk is full; other ``OSError`` as raised.
     """
     path = osp.abspath(os.fspath(path))
     directory = osp.dirname(path)
@@ -50,11 +59,44 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as err:
         if osp.exists(tmp_path):
             os.unlink(tmp_path)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise _disk_full_error(path, len(data)) from err
         raise
     _fsync_directory(directory)
+
+
+def _disk_full_error(path: str, needed: int) -> OSError:
+    free = shutil.disk_usage(osp.dirname(path)).free
+    kept = 'the previous file is kept' if osp.exists(path) else 'nothing was written'
+    return OSError(
+        errno.ENOSPC, f'No space left on device while writing {path}: {needed} bytes '
+        f'({needed / 2**20:.1f} MiB) needed, {free} bytes free on that file system; {kept}. '
+        'Free some space (e.g. old checkpoints: max_keep_ckpts) and resume.', path)
+
+
+def remove_stale_temp_files(directory: Union[str, Path]) -> List[str]:
+    """Remove the temp files that writes killed before their rename left in ``directory``.
+
+    Only call it when no other process writes into ``directory``.
+
+    Args:
+        directory (str | Path): Directory to clean (not recursive).
+
+    Returns:
+        list[str]: Names of the removed files.
+    """
+    if not osp.isdir(directory):
+        return []
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        full = osp.join(directory, name)
+        if _TEMP_NAME.fullmatch(name) and osp.isfile(full):
+            os.unlink(full)
+            removed.append(name)
+    return removed
 
 
 def atomic_write_text(path: Union[str, Path], text: str, encoding: str = 'utf-8') -> None:

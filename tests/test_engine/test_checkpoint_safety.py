@@ -34,8 +34,8 @@ def real_checkpoint(toy, tmp_path_factory) -> Path:
     work_dir = tmp_path_factory.mktemp('real_run')
     cfg = toy.toy_cfg(work_dir, max_epochs=2)
     cfg.optim_wrapper = dict(optimizer=dict(type='Adam', lr=0.01))
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, save_best='accuracy',
-                                        rule='greater')
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1,
+                                        save_best='accuracy', rule='greater')
     CissRunner.from_cfg(cfg).train()
     return work_dir / 'epoch_2.pth'
 
@@ -186,7 +186,7 @@ def test_crash_while_saving_keeps_previous_checkpoint_resumable(toy, tmp_path, m
 
     monkeypatch.setattr(atomic_io, '_write_chunks', crash_on_epoch_2)
     cfg = toy.toy_cfg(tmp_path, max_epochs=2)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1)
     with pytest.raises(OSError, match='disk died'):
         CissRunner.from_cfg(cfg).train()
 

@@ -17,7 +17,6 @@ from torch.utils.data import DataLoader
 
 from cissreg.engine.hooks.resumable_randomness_hook import ResumableRandomnessHook
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
-from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 from .config_check import check_config
@@ -32,10 +31,9 @@ class CissRunner(Runner):
 
     Built like mmengine's Runner (``runner_type = 'CissRunner'`` in the config). On top of it:
 
-    * **Atomic checkpoints.** Local checkpoints are written to a temp file and renamed; the
-      checkpoint hook ``CheckpointHook`` is replaced by :class:`AtomicCheckpointHook` (same
-      arguments), which also replaces ``last_checkpoint`` atomically and rotates old files
-      only after the new one is complete.
+    * **Atomic checkpoints** come from the config's ``AtomicCheckpointHook`` (see
+      ``configs/_base_/default_runtime.py``); a config that asks for mmengine's plain
+      ``CheckpointHook`` gets it, with a warning.
     * **Exact resumption.** RNGs are reseeded at every resumable position and data-loader
       workers are seeded per epoch (see ``ResumableRandomnessHook``); on resume the train
       sampler adopts the checkpoint's seed like the RNGs do. Bit-exact with
@@ -110,28 +108,14 @@ class CissRunner(Runner):
     def register_hooks(self,
                        default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
                        custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
-        default_hooks = dict(default_hooks or {})
-        checkpoint = default_hooks.get('checkpoint', dict(type='CheckpointHook', interval=1))
-        if isinstance(checkpoint, dict) and checkpoint.get('type') in ('CheckpointHook',
-                                                                       CheckpointHook):
-            default_hooks['checkpoint'] = dict(checkpoint, type='AtomicCheckpointHook')
         super().register_hooks(default_hooks, custom_hooks)
         self.register_hook(ResumableRandomnessHook())
-
-    def save_checkpoint(self,
-                        out_dir: str,
-                        filename: str,
-                        file_client_args: Optional[dict] = None,
-                        save_optimizer: bool = True,
-                        save_param_scheduler: bool = True,
-                        meta: Optional[dict] = None,
-                        by_epoch: bool = True,
-                        backend_args: Optional[dict] = None) -> None:
-        """mmengine's ``save_checkpoint``, written atomically when ``out_dir`` is local."""
-        if backend_args is None and file_client_args is None and '://' not in str(out_dir):
-            backend_args = dict(backend=ATOMIC_LOCAL_BACKEND)
-        super().save_checkpoint(out_dir, filename, file_client_args, save_optimizer,
-                                save_param_scheduler, meta, by_epoch, backend_args)
+        plain = [hook for hook in self.hooks if type(hook) is CheckpointHook]
+        if plain:
+            self.logger.warning(
+                "default_hooks.checkpoint is mmengine's CheckpointHook, whose writes a kill can "
+                'corrupt or lose (SPEC.md §9); use type="AtomicCheckpointHook" (same arguments), '
+                'as configs/_base_/default_runtime.py does.')
 
     def load_checkpoint(self,
                         filename: str,
