@@ -8,14 +8,15 @@ Geometric records, for mapping predictions back to the original image:
 ``scale_factor`` (w_scale, h_scale) and ``pad_param`` float32 (top, bottom, left, right), so
 that ``original = (input - [left, top, left, top]) / [w_scale, h_scale, w_scale, h_scale]``.
 Resizes compose them (a KeepRatioResize followed by a LetterResize records the product of the
-scales and the padding). ``Mosaic`` and ``RandomAffine`` (training only) drop both records.
+scales and the padding). ``RandomAffine`` and the mixing transforms of
+:mod:`.mix_img_transforms` (training only) drop both records.
 """
 import math
 from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-from mmcv.transforms import BaseTransform, Compose
+from mmcv.transforms import BaseTransform
 
 from cissreg.registry import TRANSFORMS
 
@@ -52,17 +53,6 @@ def _record_resize(results: dict, sx: float, sy: float) -> None:
     if 'pad_param' in results:
         results['pad_param'] = (np.asarray(results['pad_param'], np.float32) *
                                 np.array([sy, sy, sx, sx], np.float32))
-
-
-def _clip_and_filter(results: dict, width: float, height: float, min_size: float) -> None:
-    """Clip boxes to the image; drop those narrower or shorter than ``min_size``."""
-    if 'gt_bboxes' not in results:
-        return
-    boxes = results['gt_bboxes']
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    _keep(results, ((boxes[:, 2] - boxes[:, 0]) > min_size) &
-          ((boxes[:, 3] - boxes[:, 1]) > min_size))
 
 
 @TRANSFORMS.register_module()
@@ -236,105 +226,6 @@ class HSVRandomAug(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(gains={self.gains})'
-
-
-@TRANSFORMS.register_module()
-class Mosaic(BaseTransform):
-    """4-image mosaic (ultralytics ``Mosaic(n=4)``) on a (2h, 2w) canvas.
-
-    The current image and three random images of the dataset (``results['dataset']``, set by
-    cissreg's detection datasets in training mode; loaded with ``pre_transform``) are each
-    resized so they fit in ``img_scale`` and placed around a random centre
-    ``(xc, yc) ~ U(center_ratio_range) * (w, h)``; the rest is ``pad_val``. Boxes are shifted,
-    clipped to the canvas and dropped when narrower or shorter than ``min_bbox_size``.
-
-    The output is twice ``img_scale``; follow it with :class:`RandomAffine`, which reads
-    ``mosaic_border`` (set here to ``(-(w // 2), -(h // 2))``) and crops back to ``img_scale``.
-
-    Args:
-        img_scale (int | tuple[int, int]): (w, h) of one tile and of the final image.
-        center_ratio_range (tuple[float, float]): Range of the centre. Defaults to (0.5, 1.5).
-        pad_val (float): Canvas fill value. Defaults to 114.
-        pre_transform (Sequence[dict], optional): Loading transforms for the other images,
-            usually the same ``LoadImageFromFile`` + ``LoadDetAnnotations`` as the pipeline.
-        prob (float): Probability of applying the mosaic. Defaults to 1.0. A skipped image
-            passes unchanged (no resize), so with ``prob < 1`` add a ``LetterResize`` to
-            ``img_scale`` after ``RandomAffine`` (a no-op on mosaic outputs).
-        min_bbox_size (float): Boxes with width or height <= this after clipping are dropped.
-            Defaults to 1.0.
-    """
-
-    def __init__(self, img_scale: Union[int, Tuple[int, int]] = 640,
-                 center_ratio_range: Tuple[float, float] = (0.5, 1.5), pad_val: float = 114,
-                 pre_transform: Optional[Sequence[dict]] = None, prob: float = 1.0,
-                 min_bbox_size: float = 1.0) -> None:
-        self.img_scale = _pair(img_scale)
-        self.center_ratio_range = center_ratio_range
-        self.pad_val = pad_val
-        self.pre_transform = Compose(list(pre_transform or []))
-        self.prob = prob
-        self.min_bbox_size = min_bbox_size
-
-    def _load_other(self, dataset, index: int) -> dict:
-        results = self.pre_transform(dataset.get_data_info(index))
-        if results is None or 'img' not in results or 'gt_bboxes' not in results:
-            raise ValueError('Mosaic: pre_transform must produce `img` and `gt_bboxes` (use '
-                             "dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations'))")
-        return results
-
-    def transform(self, results: dict) -> dict:
-        dataset = results.pop('dataset', None)
-        if np.random.rand() >= self.prob:
-            return results
-        if dataset is None:
-            raise ValueError("Mosaic needs results['dataset']: use a cissreg detection dataset "
-                             '(BaseDetDataset subclass) with test_mode=False')
-        w, h = self.img_scale
-        samples = [results] + [self._load_other(dataset, i)
-                               for i in np.random.randint(0, len(dataset), 3)]
-        xc = int(np.random.uniform(*self.center_ratio_range) * w)
-        yc = int(np.random.uniform(*self.center_ratio_range) * h)
-        canvas = np.full((2 * h, 2 * w, 3), self.pad_val, dtype=np.uint8)
-        boxes, labels, ignores = [], [], []
-        for i, sample in enumerate(samples):
-            img = sample['img']
-            h0, w0 = img.shape[:2]
-            r = min(w / w0, h / h0)
-            tw, th = min(math.ceil(w0 * r), w), min(math.ceil(h0 * r), h)
-            if (tw, th) != (w0, h0):
-                img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_LINEAR)
-            if i == 0:  # top left
-                x1a, y1a, x2a, y2a = max(xc - tw, 0), max(yc - th, 0), xc, yc
-                x1b, y1b, x2b, y2b = tw - (x2a - x1a), th - (y2a - y1a), tw, th
-            elif i == 1:  # top right
-                x1a, y1a, x2a, y2a = xc, max(yc - th, 0), min(xc + tw, 2 * w), yc
-                x1b, y1b, x2b, y2b = 0, th - (y2a - y1a), min(tw, x2a - x1a), th
-            elif i == 2:  # bottom left
-                x1a, y1a, x2a, y2a = max(xc - tw, 0), yc, xc, min(2 * h, yc + th)
-                x1b, y1b, x2b, y2b = tw - (x2a - x1a), 0, tw, min(y2a - y1a, th)
-            else:  # bottom right
-                x1a, y1a, x2a, y2a = xc, yc, min(xc + tw, 2 * w), min(2 * h, yc + th)
-                x1b, y1b, x2b, y2b = 0, 0, min(tw, x2a - x1a), min(y2a - y1a, th)
-            canvas[y1a:y2a, x1a:x2a] = img[y1b:y2b, x1b:x2b]
-            scale = np.array([tw / w0, th / h0] * 2, np.float32)
-            shift = np.array([x1a - x1b, y1a - y1b] * 2, np.float32)
-            boxes.append(sample['gt_bboxes'].reshape(-1, 4) * scale + shift)
-            labels.append(sample['gt_bboxes_labels'])
-            ignores.append(sample['gt_ignore_flags'])
-        results['img'] = canvas
-        results['img_shape'] = canvas.shape[:2]
-        results['gt_bboxes'] = np.concatenate(boxes).astype(np.float32)
-        results['gt_bboxes_labels'] = np.concatenate(labels).astype(np.int64)
-        results['gt_ignore_flags'] = np.concatenate(ignores).astype(bool)
-        _clip_and_filter(results, 2 * w, 2 * h, self.min_bbox_size)
-        results['mosaic_border'] = (-(w // 2), -(h // 2))
-        results.pop('scale_factor', None)
-        results.pop('pad_param', None)
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{type(self).__name__}(img_scale={self.img_scale}, '
-                f'center_ratio_range={self.center_ratio_range}, prob={self.prob})')
 
 
 @TRANSFORMS.register_module()

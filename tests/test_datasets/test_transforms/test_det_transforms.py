@@ -1,14 +1,16 @@
 """Detection transforms: box math by hand, ultralytics parity, packing, loading errors."""
 import os
+import random
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from _reference import require
 from cissreg.datasets.transforms import (HSVRandomAug, KeepRatioResize, LetterResize,
-                                         LoadDetAnnotations, LoadImageFromFile, Mosaic,
-                                         PackDetInputs, RandomAffine, RandomFlip)
+                                         LoadDetAnnotations, LoadImageFromFile, MixUp,
+                                         Mosaic, PackDetInputs, RandomAffine, RandomFlip)
 from cissreg.structures import DetDataSample
 
 
@@ -55,8 +57,7 @@ def test_letter_resize_odd_padding_and_no_scale_up():
 
 
 def test_letter_resize_matches_ultralytics_letterbox():
-    augment = pytest.importorskip('ultralytics.data.augment',
-                                  reason='ultralytics LetterBox is the reference')
+    augment = require('ultralytics.data.augment')
     for h, w, scale in [(37, 91, (64, 64)), (120, 50, (64, 48)), (30, 30, (64, 64))]:
         img = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
         ref = augment.LetterBox(new_shape=(scale[1], scale[0]), auto=False)(image=img.copy())
@@ -107,8 +108,7 @@ def test_flip_math_and_twice_is_identity(direction):
 def test_hsv_keeps_shape_dtype_and_matches_ultralytics():
     out = HSVRandomAug()(sample())
     assert out['img'].shape == (50, 100, 3) and out['img'].dtype == np.uint8
-    augment = pytest.importorskip('ultralytics.data.augment',
-                                  reason='ultralytics RandomHSV is the reference')
+    augment = require('ultralytics.data.augment')
     img = sample()['img']
     np.random.seed(7)
     ref = augment.RandomHSV(hgain=0.015, sgain=0.7, vgain=0.4)(dict(img=img.copy()))['img']
@@ -144,14 +144,15 @@ class BoxPaintedDataset:
                     gt_ignore_flags=np.array([False, True, False]))
 
 
-def test_mosaic_boxes_inside_canvas_and_on_their_pixels():
+@pytest.mark.parametrize('use_buffer', [True, False])
+def test_mosaic_boxes_inside_canvas_and_on_their_pixels(use_buffer):
     dataset = BoxPaintedDataset()
-    mosaic = Mosaic(img_scale=(64, 48), min_bbox_size=2)
+    mosaic = Mosaic(img_scale=(64, 48), min_bbox_size=2, use_buffer=use_buffer, buffer_size=4)
     np.random.seed(0)
     for i in range(10):
         results = dict(dataset.get_data_info(i % len(dataset)), dataset=dataset)
         out = mosaic(results)
-        assert 'dataset' not in out and out['img'].shape == (96, 128, 3)
+        assert out['img'].shape == (96, 128, 3)
         boxes = out['gt_bboxes']
         assert boxes.dtype == np.float32 and len(boxes) == len(out['gt_bboxes_labels']) == \
             len(out['gt_ignore_flags'])
@@ -169,7 +170,65 @@ def test_mosaic_boxes_inside_canvas_and_on_their_pixels():
 
 def test_mosaic_without_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="Mosaic needs results\\['dataset'\\]"):
-        Mosaic(img_scale=64)(sample())
+        Mosaic(img_scale=64, use_buffer=False)(sample())
+
+
+class _CountingDataset(BoxPaintedDataset):
+    def __init__(self):
+        super().__init__()
+        self.loads = 0
+
+    def get_data_info(self, idx):
+        self.loads += 1
+        return super().get_data_info(idx)
+
+
+def test_mosaic_partners_come_from_the_buffer_of_recent_images():
+    """ultralytics: partners are recently decoded images (no extra decode), buffer bounded."""
+    dataset = _CountingDataset()
+    mosaic = Mosaic(img_scale=(64, 48), buffer_size=3)
+    random.seed(0)
+    np.random.seed(0)
+    for i in range(6):
+        mosaic(dict(dataset.get_data_info(i), dataset=dataset))
+        assert len(mosaic.buffer) == min(i + 1, 3)
+    assert dataset.loads == 6  # only the images the sampler asked for were decoded
+    first = mosaic(dict(dataset.get_data_info(0), dataset=dataset))
+    buffered = {t['img'].shape for t in mosaic.buffer}
+    assert len(first['gt_bboxes']) > 0 and len(buffered) >= 1
+    # the first mosaic of a worker has only itself in the buffer: four copies of one image
+    solo = Mosaic(img_scale=(64, 48), center_ratio_range=(1, 1))
+    before = dataset.loads
+    out = solo(dict(dataset.get_data_info(2), dataset=dataset))
+    assert dataset.loads == before + 1 and len(solo.buffer) == 1
+    assert set(out['gt_bboxes_labels']) <= set(dataset.get_data_info(2)['gt_bboxes_labels'])
+    assert len(out['gt_bboxes_labels']) > 3  # the image's 3 boxes appear in several tiles
+
+
+def test_mixup_blends_with_beta_ratio_and_concatenates_boxes():
+    dataset = BoxPaintedDataset()
+    first = dict(img=np.full((20, 30, 3), 200, np.uint8), gt_bboxes=np.array(
+        [[1, 1, 5, 5]], np.float32), gt_bboxes_labels=np.array([4]),
+        gt_ignore_flags=np.array([False]), dataset=dataset)
+    pre = [dict(type='LetterResize', scale=(30, 20))]
+    random.seed(3)
+    np.random.seed(3)
+    out = MixUp(prob=1.0, pre_transform=pre)(dict(first))
+    random.seed(3)
+    np.random.seed(3)
+    random.uniform(0, 1)
+    idx = random.randint(0, len(dataset) - 1)
+    other = LetterResize(scale=(30, 20))(dataset.get_data_info(idx))
+    r = np.random.beta(32.0, 32.0)
+    expected = (first['img'] * r + other['img'] * (1 - r)).astype(np.uint8)
+    np.testing.assert_array_equal(out['img'], expected)
+    assert len(out['gt_bboxes']) == 1 + len(other['gt_bboxes'])
+    np.testing.assert_array_equal(out['gt_bboxes_labels'],
+                                  np.concatenate([[4], other['gt_bboxes_labels']]))
+    assert out['gt_bboxes'].dtype == np.float32 and out['gt_ignore_flags'].dtype == bool
+    assert MixUp(prob=0.0, pre_transform=pre)(dict(first))['img'] is first['img']
+    with pytest.raises(ValueError, match='image sizes differ'):
+        MixUp(prob=1.0, pre_transform=[dict(type='LetterResize', scale=(16, 16))])(dict(first))
 
 
 def test_random_affine_scale_only_matches_formula():
