@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from _reference import require
 from cissreg.datasets import CocoDetDataset
 
 CATEGORIES = [dict(id=7, name='zebra'), dict(id=1, name='ant'), dict(id=3, name='bee')]
@@ -41,7 +42,7 @@ def build(root, **kwargs):
 
 
 def test_matches_pycocotools(tmp_path):
-    coco_mod = pytest.importorskip('pycocotools.coco', reason='pycocotools is the reference')
+    coco_mod = require('pycocotools.coco')
     root, path = write_coco(tmp_path)
     ds = build(root)
     ref = coco_mod.COCO(path)

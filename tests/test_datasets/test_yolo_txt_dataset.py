@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from mmengine.logging import MMLogger
 
+from _reference import require
 from cissreg.datasets import YOLOTxtDataset
 from cissreg.datasets.yolo_txt_dataset import image_to_label_path
 
@@ -89,8 +90,7 @@ def test_split_file_paths_relative_to_the_split_file(tmp_path):
 
 
 def test_label_path_rule_matches_ultralytics():
-    utils = pytest.importorskip('ultralytics.data.utils',
-                                reason='ultralytics is the reference for img2label_paths')
+    utils = require('ultralytics.data.utils')
     paths = ['/d/images/train/x.jpg', 'rel/images/val/sub/y.PNG', '/a/images/b/images/c.jpeg',
              '/no/img/dir/z.jpg']
     assert [image_to_label_path(p) for p in paths] == utils.img2label_paths(paths)

@@ -10,6 +10,7 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
 
+from _reference import require
 from cissreg.evaluation import DetMetric, coco_bbox_eval, voc_map
 from cissreg.registry import METRICS
 from cissreg.structures import DetDataSample
@@ -75,9 +76,8 @@ def functional_args(images: List[dict]) -> dict:
 # ----------------------------------------------------------------------------- references
 def pycocotools_eval(images: List[dict], num_classes: int):
     """COCOeval on a GT json built like mmdet's CocoMetric builds it (area = w * h)."""
-    coco_mod = pytest.importorskip('pycocotools.coco', reason='pycocotools is the reference')
-    cocoeval_mod = pytest.importorskip('pycocotools.cocoeval',
-                                       reason='pycocotools is the reference')
+    coco_mod = require('pycocotools.coco')
+    cocoeval_mod = require('pycocotools.cocoeval')
     img_infos, anns, results = [], [], []
     for img in images:
         img_infos.append(dict(id=img['img_id'], width=640, height=640))

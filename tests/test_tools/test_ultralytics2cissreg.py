@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from _reference import require
 from cissreg.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +47,7 @@ def _Detector(size: str, num_classes: int) -> nn.Module:
 
 @pytest.fixture(scope='module')
 def ultralytics_tasks():
-    tasks = pytest.importorskip('ultralytics.nn.tasks',
-                                reason='parity with ultralytics needs the ultralytics package')
+    tasks = require('ultralytics.nn.tasks')
     from ultralytics.utils import LOGGER
     level = LOGGER.level
     LOGGER.setLevel(logging.WARNING)  # no "Overriding model.yaml nc=..." chatter

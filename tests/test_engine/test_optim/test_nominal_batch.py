@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from _reference import require
 import cissreg.engine  # noqa: F401  (registers the constructor)
 from cissreg.engine.optim import (NominalBatchOptimWrapper, NominalBatchOptimWrapperConstructor,
                                   nominal_batch_scaling, ultralytics_param_groups)
@@ -115,7 +116,7 @@ def test_nominal_batch_scaling_matches_ultralytics_formula():
 
 
 def _ultralytics_build_optimizer(model, **kwargs):
-    pytest.importorskip('ultralytics')
+    require('ultralytics')
     from ultralytics.engine.trainer import BaseTrainer
     fake = SimpleNamespace(args=SimpleNamespace(lr0=0.01, momentum=0.937, warmup_bias_lr=0.1))
     return BaseTrainer.build_optimizer(fake, model, **kwargs), fake

@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
+from _reference import require
 from cissreg.models.heads import YOLOv8Head
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
@@ -58,8 +59,7 @@ def test_priors_follow_make_anchors_and_are_cached():
     assert strides[:24].eq(8).all() and strides[24:30].eq(16).all() and strides[30:].eq(32).all()
     torch.testing.assert_close(points[30:], torch.tensor([[16., 16.], [48., 16.]]))
     assert head.priors(sizes, torch.float, torch.device('cpu'))[0] is grid
-    tal = pytest.importorskip('ultralytics.utils.tal',
-                              reason='parity check needs the ultralytics package')
+    tal = require('ultralytics.utils.tal')
     feats = [torch.zeros(1, 1, h, w) for h, w in sizes]
     ref_points, ref_strides = tal.make_anchors(feats, torch.tensor(STRIDES, dtype=torch.float))
     assert torch.equal(grid, ref_points) and torch.equal(strides, ref_strides)
@@ -130,7 +130,7 @@ def test_empty_ground_truth_gives_finite_connected_losses():
 
 @pytest.mark.parametrize('num_classes,img', [(3, 256), (80, 128)])
 def test_losses_match_ultralytics_v8_detection_loss(num_classes, img):
-    pytest.importorskip('ultralytics', reason='parity test needs the ultralytics package')
+    require('ultralytics')
     from ultralytics.nn.tasks import DetectionModel
     from ultralytics.utils.loss import v8DetectionLoss
     from ultralytics.utils.ops import xywh2xyxy

@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmengine.model import BaseModule
 
+from _reference import require
 from cissreg.models.heads import YOLOv8HeadModule
 from cissreg.registry import MODELS
 
@@ -62,8 +63,7 @@ def test_init_weights_reproduces_detect_bias_init(num_classes):
 
 
 def test_init_weights_matches_ultralytics_detect():
-    tasks = pytest.importorskip('ultralytics.nn.tasks',
-                                reason='parity with ultralytics needs the ultralytics package')
+    tasks = require('ultralytics.nn.tasks')
     from ultralytics.utils import LOGGER
     level = LOGGER.level
     LOGGER.setLevel(logging.WARNING)

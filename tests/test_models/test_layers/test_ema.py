@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from _reference import require
 from cissreg.models.layers import ExpMomentumEMA
 from cissreg.registry import MODELS
 
@@ -87,8 +88,7 @@ def test_invalid_tau():
 
 @pytest.mark.parametrize('decay,tau', [(0.9999, 2000), (0.9, 3)])
 def test_equals_ultralytics_model_ema(decay, tau):
-    torch_utils = pytest.importorskip(
-        'ultralytics.utils.torch_utils', reason='parity with ultralytics needs ultralytics')
+    torch_utils = require('ultralytics.utils.torch_utils')
     model = _toy_model()
     theirs = torch_utils.ModelEMA(model, decay=decay, tau=tau)
     ours = ExpMomentumEMA(model, momentum=1 - decay, tau=tau)

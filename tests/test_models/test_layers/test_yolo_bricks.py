@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from _reference import require
 from cissreg.models.layers.yolo_bricks import (C2f, SPPF, DarknetBottleneck, make_divisible,
                                                make_round, reset_yolo_parameters)
 from cissreg.registry import MODELS
@@ -121,8 +122,7 @@ def test_reset_yolo_parameters_uses_pytorch_default_init():
 
 
 def test_bricks_match_ultralytics():
-    blocks = pytest.importorskip('ultralytics.nn.modules.block',
-                                 reason='parity with ultralytics needs the ultralytics package')
+    blocks = require('ultralytics.nn.modules.block')
     torch.manual_seed(0)
     pairs = [
         (blocks.C2f(12, 16, n=2, shortcut=True), C2f(12, 16, num_blocks=2, add_identity=True),

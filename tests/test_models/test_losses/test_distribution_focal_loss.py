@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from _reference import require
 from cissreg.models.losses import DistributionFocalLoss
 from cissreg.registry import MODELS
 
@@ -72,8 +73,7 @@ def test_reductions_and_errors():
 
 
 def test_equals_ultralytics_dfloss():
-    ul_loss = pytest.importorskip('ultralytics.utils.loss',
-                                  reason='parity test needs the ultralytics package')
+    ul_loss = require('ultralytics.utils.loss')
     gen = torch.Generator().manual_seed(3)
     pred = torch.randn(24 * 4, 16, generator=gen)
     target = torch.rand(24, 4, generator=gen) * 15  # ultralytics clamps to 14.99 itself

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from _reference import require
 from cissreg.models.losses import IoULoss, aligned_bbox_iou
 from cissreg.registry import MODELS
 
@@ -116,8 +117,7 @@ def test_reductions_weight_and_errors():
 
 @pytest.mark.parametrize('mode', ['iou', 'giou', 'ciou'])
 def test_equals_ultralytics_bbox_iou(mode):
-    metrics = pytest.importorskip('ultralytics.utils.metrics',
-                                  reason='parity test needs the ultralytics package')
+    metrics = require('ultralytics.utils.metrics')
     pred, target = (b.float() for b in box_pairs())
     flags = dict(GIoU=mode == 'giou', CIoU=mode == 'ciou')
     theirs = metrics.bbox_iou(pred, target, xywh=False, **flags).squeeze(-1)

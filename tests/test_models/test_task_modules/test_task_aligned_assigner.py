@@ -5,6 +5,7 @@ from typing import List, Sequence, Tuple
 import pytest
 import torch
 
+from _reference import require
 from cissreg.models.task_modules.assigners import TaskAlignedAssigner
 from cissreg.registry import TASK_UTILS
 
@@ -59,8 +60,7 @@ def assert_same_assignment(ours, theirs, num_classes: int) -> None:
     ([6, 2, 1, 4], 7, 64, 3),
 ])
 def test_matches_ultralytics(counts, num_classes, img, seed):
-    ul_tal = pytest.importorskip('ultralytics.utils.tal',
-                                 reason='parity test needs the ultralytics package')
+    ul_tal = require('ultralytics.utils.tal')
     args = make_inputs(counts, num_classes, img, seed=seed)
     theirs = ul_tal.TaskAlignedAssigner(topk=10, num_classes=num_classes, alpha=0.5, beta=6.0)(
         *[a.clone() for a in args])
@@ -70,8 +70,7 @@ def test_matches_ultralytics(counts, num_classes, img, seed):
 
 
 def test_matches_ultralytics_with_padding_between_real_gts():
-    ul_tal = pytest.importorskip('ultralytics.utils.tal',
-                                 reason='parity test needs the ultralytics package')
+    ul_tal = require('ultralytics.utils.tal')
     scores, pd_bboxes, anchors, labels, bboxes, mask = make_inputs([20, 4, 0], 5, 128, seed=4)
     perm = torch.randperm(20, generator=torch.Generator().manual_seed(0))  # holes anywhere
     labels, bboxes, mask = labels[:, perm], bboxes[:, perm], mask[:, perm]
@@ -86,8 +85,7 @@ def test_matches_ultralytics_with_padding_between_real_gts():
 
 def test_matches_ultralytics_with_tied_metrics():
     """Equal scores and equal box sizes: many exactly equal metrics, incl. zeros in GTs."""
-    ul_tal = pytest.importorskip('ultralytics.utils.tal',
-                                 reason='parity test needs the ultralytics package')
+    ul_tal = require('ultralytics.utils.tal')
     anchors = grid_anchors(128, (8, 16, 32))
     num_anchors = anchors.shape[0]
     scores = torch.full((2, num_anchors, 2), 0.5)
@@ -107,8 +105,7 @@ def test_zero_overlap_multi_claims_follow_ultralytics():
     """Predictions far from every GT: all metrics are 0, top-k picks tied zeros (the first
     anchors, for A >= 640); an anchor claimed by two GTs with all overlaps 0 goes to GT 0
     (argmax of zeros) even outside GT 0, as in ultralytics."""
-    ul_tal = pytest.importorskip('ultralytics.utils.tal',
-                                 reason='parity test needs the ultralytics package')
+    ul_tal = require('ultralytics.utils.tal')
     img = 256
     anchors = grid_anchors(img, (8, 16, 32))
     num_anchors = anchors.shape[0]
