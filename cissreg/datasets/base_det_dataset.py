@@ -76,7 +76,8 @@ class BaseDetDataset(BaseDataset, metaclass=ABCMeta):
     """Base of detection datasets producing mmdet-style ``data_list`` entries.
 
     Each entry is ``dict(img_path=str, img_id=int, height=int, width=int, instances=[dict(
-    bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0|1), ...])`` with boxes in continuous
+    bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0|1[, area=float]), ...])`` with boxes
+    (and ``area`` where the format stores one, e.g. COCO) in continuous
     pixel coordinates of the original image (``0 <= x1 < x2 <= width``) after cleaning.
 
     Subclasses implement :meth:`load_raw_data_list`, returning entries whose ``bbox_label``
@@ -288,6 +289,8 @@ class BaseDetDataset(BaseDataset, metaclass=ABCMeta):
                 touched = True
             kept.append(dict(bbox=clipped, bbox_label=label,
                              ignore_flag=int(inst.get('ignore_flag', 0))))
+            if 'area' in inst:
+                kept[-1]['area'] = inst['area']
         stats['images'] += touched
         return kept
 

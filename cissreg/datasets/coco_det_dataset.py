@@ -18,7 +18,9 @@ class CocoDetDataset(BaseDetDataset):
     label order wanted), otherwise the json's categories sorted by category id; category ids
     are mapped to contiguous labels in that order (then to positions in ``classes=`` when a
     subset is set). ``bbox`` ``[x, y, w, h]`` becomes ``[x, y, x + w, y + h]``; ``iscrowd=1``
-    (or ``ignore=1``) annotations get ``ignore_flag=1``. ``img_id`` is the COCO image id;
+    (or ``ignore=1``) annotations get ``ignore_flag=1``; the json ``area`` (the segmentation
+    area, which COCO's small / medium / large buckets use) is kept as ``area``. ``img_id`` is
+    the COCO image id;
     images without annotations are kept (background) unless ``filter_cfg`` removes them.
 
     Args:
@@ -86,7 +88,10 @@ class CocoDetDataset(BaseDetDataset):
                                  f'{bbox!r}') from None
             if w < 0 or h < 0:
                 raise ValueError(f'{ann_where}: negative bbox size in {bbox!r}')
-            image['instances'].append(dict(
+            instance = dict(
                 bbox=[x, y, x + w, y + h], bbox_label=self.vocabulary.index(name),
-                ignore_flag=int(bool(ann.get('iscrowd', 0)) or bool(ann.get('ignore', 0)))))
+                ignore_flag=int(bool(ann.get('iscrowd', 0)) or bool(ann.get('ignore', 0))))
+            if 'area' in ann:  # COCO's size buckets use this (segmentation) area
+                instance['area'] = float(ann['area'])
+            image['instances'].append(instance)
         return data_list
