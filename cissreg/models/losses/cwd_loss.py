@@ -1,14 +1,11 @@
 """Channel-wise distillation (Shu et al., "Channel-wise Knowledge Distillation for Dense
 Prediction", ICCV 2021)."""
-from typing import Optional, Union
-
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_reduction import check_reduction, weight_reduce_loss
+from .weighted_loss import WeightedLoss
 
 
 def promote_to_float(*tensors: Tensor) -> tuple:
@@ -52,7 +49,7 @@ def channel_wise_divergence(pred: Tensor, target: Tensor, tau: float = 1.0) -> T
 
 
 @MODELS.register_module()
-class ChannelWiseDivergence(BaseModule):
+class ChannelWiseDivergence(WeightedLoss):
     """Channel-wise distillation loss (CWD) between a student and a teacher feature map.
 
     Per channel, ``softmax`` over the ``H * W`` positions of ``feature / tau`` for teacher and
@@ -72,34 +69,24 @@ class ChannelWiseDivergence(BaseModule):
 
     def __init__(self, tau: float = 1.0, reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
-        super().__init__()
+        super().__init__(reduction=reduction, loss_weight=loss_weight)
         if tau <= 0:
             raise ValueError(f'ChannelWiseDivergence: tau must be > 0, got {tau}')
         self.tau = float(tau)
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
 
-    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """CWD per sample and channel, see :func:`channel_wise_divergence`.
 
         Args:
             pred (Tensor): Student feature map ``[N, C, H, W]``.
             target (Tensor): Teacher feature map ``[N, C, H, W]``.
-            weight (Tensor, optional): Weight broadcastable to ``[N, C]``. Defaults to None.
-            avg_factor (float | Tensor, optional): Divisor of the summed loss with
-                ``reduction='mean'`` (instead of ``N * C``). Defaults to None.
-            reduction_override (str, optional): Replaces ``self.reduction``. Defaults to None.
 
         Returns:
-            Tensor: Scalar, or ``[N, C]`` with ``reduction='none'``.
+            Tensor: ``[N, C]``; ``weight`` broadcasts to it, ``avg_factor`` replaces ``N * C``.
         """
         if pred.dim() < 3 or pred.shape != target.shape:
             raise ValueError(
                 'ChannelWiseDivergence expects student and teacher maps of the same shape '
                 f'[N, C, H, W], got {tuple(pred.shape)} and {tuple(target.shape)}; a 1x1 conv '
                 'connector aligns the student channels to the teacher\'s')
-        reduction = check_reduction(reduction_override or self.reduction)
-        loss = channel_wise_divergence(pred, target, self.tau)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
+        return channel_wise_divergence(pred, target, self.tau)

@@ -1,12 +1,9 @@
 """Distribution Focal Loss (Li et al., Generalized Focal Loss, NeurIPS 2020)."""
-from typing import Optional, Union
-
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_reduction import check_reduction, weight_reduce_loss
+from .weighted_loss import WeightedLoss
 
 
 def distribution_focal_loss(pred: Tensor, target: Tensor) -> Tensor:
@@ -33,7 +30,7 @@ def distribution_focal_loss(pred: Tensor, target: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class DistributionFocalLoss(BaseModule):
+class DistributionFocalLoss(WeightedLoss):
     """Distribution Focal Loss over ``reg_max`` bins (YOLOv8's box-side distributions).
 
     YOLOv8 feeds one row per box side (``[4 * N_pos, reg_max]``), targets in stride units
@@ -45,32 +42,19 @@ class DistributionFocalLoss(BaseModule):
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
     """
 
-    def __init__(self, reduction: str = 'mean', loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
-
-    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """DFL per distribution, see :func:`distribution_focal_loss`.
 
         Args:
-            pred (Tensor): Bin logits ``[N, n]``.
+            pred (Tensor): Bin logits ``[N, n]``, ``n >= 2``.
             target (Tensor): Continuous targets ``[N]`` in ``[0, n - 1]``.
-            weight (Tensor, optional): Per-row weight ``[N]``. Defaults to None.
-            avg_factor (float | Tensor, optional): Divisor of the summed loss with
-                ``reduction='mean'``. Defaults to None.
-            reduction_override (str, optional): Replaces ``self.reduction``. Defaults to None.
 
         Returns:
-            Tensor: Scalar, or ``[N]`` with ``reduction='none'``.
+            Tensor: ``[N]``; ``weight`` is per row ``[N]``.
         """
         if pred.dim() != 2 or target.shape != pred.shape[:1]:
             raise ValueError('DistributionFocalLoss expects pred [N, n] and target [N], got '
                              f'{tuple(pred.shape)} and {tuple(target.shape)}')
         if pred.shape[1] < 2:
             raise ValueError(f'DistributionFocalLoss needs at least 2 bins, got {pred.shape[1]}')
-        reduction = check_reduction(reduction_override or self.reduction)
-        loss = distribution_focal_loss(pred, target)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
+        return distribution_focal_loss(pred, target)

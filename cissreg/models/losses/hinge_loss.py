@@ -3,11 +3,11 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_reduction import check_reduction, weight_reduce_loss
+from .weighted_loss import WeightedLoss
+from .weighted_reduction import check_reduction
 
 
 def select_hard_pairs(similarity: Tensor, old_ids: Tensor, new_ids: Tensor, threshold: float,
@@ -40,7 +40,7 @@ def select_hard_pairs(similarity: Tensor, old_ids: Tensor, new_ids: Tensor, thre
 
 
 @MODELS.register_module()
-class HingeLoss(BaseModule):
+class HingeLoss(WeightedLoss):
     """Hinge loss on hard (old, new) class pairs.
 
     For a pair with sampled old-class image features ``f`` (normalised), old-class text
@@ -75,7 +75,7 @@ class HingeLoss(BaseModule):
                  detach_old_text: bool = True,
                  loss_weight: float = 1.0,
                  reduction: str = 'mean') -> None:
-        super().__init__()
+        super().__init__(reduction=reduction, loss_weight=loss_weight)
         if pair_source not in ('text', 'image'):
             raise ValueError(f"HingeLoss: pair_source must be 'text' or 'image', got "
                              f'{pair_source!r}')
@@ -85,8 +85,6 @@ class HingeLoss(BaseModule):
         self.samples_per_pair = samples_per_pair
         self.margin = margin
         self.detach_old_text = detach_old_text
-        self.loss_weight = loss_weight
-        self.reduction = check_reduction(reduction)
 
     def select_pairs(self, old_feats: Tensor, new_feats: Tensor, old_ids: Tensor,
                      new_ids: Tensor) -> Tensor:
@@ -106,6 +104,23 @@ class HingeLoss(BaseModule):
         return select_hard_pairs(similarity, old_ids, new_ids, self.hard_pair_threshold,
                                  self.top_hard_pairs)
 
+    def elementwise(self, pred: Tensor, target: Tensor, new_text: Tensor) -> Tensor:
+        """``max(0, cos(f, t_new) - cos(f, t_old) + margin)`` per sampled feature.
+
+        Args:
+            pred (Tensor): [P, S, D] old-class features ``f`` (normalised here).
+            target (Tensor): [P, D] text features of each pair's old class.
+            new_text (Tensor): [P, D] text features of each pair's new class.
+
+        Returns:
+            Tensor: [P, S]; ``weight`` broadcasts to it.
+        """
+        old_text = target.detach() if self.detach_old_text else target
+        feats = F.normalize(pred, dim=-1)
+        pos = (feats * F.normalize(old_text, dim=-1)[:, None]).sum(-1)
+        neg = (feats * F.normalize(new_text, dim=-1)[:, None]).sum(-1)
+        return F.relu(neg - pos + self.margin)
+
     def forward(self,
                 image_feats: Tensor,
                 old_text: Tensor,
@@ -113,7 +128,7 @@ class HingeLoss(BaseModule):
                 weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
-        """Hinge loss of sampled old-class features.
+        """Hinge loss of sampled old-class features (the base contract with a third input).
 
         Args:
             image_feats (Tensor): [P, S, D] old-class features (normalised here).
@@ -127,14 +142,9 @@ class HingeLoss(BaseModule):
             Tensor: Scalar (``[P, S]`` with ``'none'``); zero, still connected to the text
             features, when there is no pair.
         """
-        reduction = check_reduction(reduction_override or self.reduction)
         if image_feats.shape[0] == 0:
+            reduction = check_reduction(reduction_override or self.reduction)
             zero = (old_text.sum() + new_text.sum()) * 0.0
             return zero if reduction != 'none' else image_feats.new_zeros(image_feats.shape[:2])
-        if self.detach_old_text:
-            old_text = old_text.detach()
-        feats = F.normalize(image_feats, dim=-1)
-        pos = (feats * F.normalize(old_text, dim=-1)[:, None]).sum(-1)
-        neg = (feats * F.normalize(new_text, dim=-1)[:, None]).sum(-1)
-        loss = F.relu(neg - pos + self.margin)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
+        return super().forward(image_feats, old_text, weight, avg_factor, reduction_override,
+                               new_text=new_text)

@@ -1,13 +1,11 @@
 """IoU-family box regression loss (IoU / GIoU / CIoU) on aligned xyxy box pairs."""
 import math
-from typing import Optional, Union
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_reduction import check_reduction, weight_reduce_loss
+from .weighted_loss import WeightedLoss
 
 IOU_MODES = ('iou', 'giou', 'ciou')
 
@@ -54,7 +52,7 @@ def aligned_bbox_iou(box1: Tensor, box2: Tensor, mode: str = 'ciou',
 
 
 @MODELS.register_module()
-class IoULoss(BaseModule):
+class IoULoss(WeightedLoss):
     """``1 - IoU`` (or GIoU / CIoU) between predicted and target xyxy boxes.
 
     YOLOv8 uses CIoU, weighted per positive anchor by its target score and averaged over
@@ -69,33 +67,23 @@ class IoULoss(BaseModule):
 
     def __init__(self, iou_mode: str = 'ciou', eps: float = 1e-7, reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
-        super().__init__()
+        super().__init__(reduction=reduction, loss_weight=loss_weight)
         if iou_mode not in IOU_MODES:
             raise ValueError(f'iou_mode must be one of {IOU_MODES}, got {iou_mode!r}')
         self.iou_mode = iou_mode
         self.eps = eps
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
 
-    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """``1 - IoU`` per box pair.
 
         Args:
             pred (Tensor): Predicted boxes ``[N, 4]`` xyxy.
             target (Tensor): Target boxes ``[N, 4]`` xyxy.
-            weight (Tensor, optional): Per-box weight ``[N]``. Defaults to None.
-            avg_factor (float | Tensor, optional): Divisor of the summed loss with
-                ``reduction='mean'``. Defaults to None.
-            reduction_override (str, optional): Replaces ``self.reduction``. Defaults to None.
 
         Returns:
-            Tensor: Scalar, or ``[N]`` with ``reduction='none'``.
+            Tensor: ``[N]``; ``weight`` is per box ``[N]``.
         """
         if pred.shape != target.shape or pred.shape[-1] != 4:
             raise ValueError('IoULoss expects pred and target of the same shape [..., 4], got '
                              f'{tuple(pred.shape)} and {tuple(target.shape)}')
-        reduction = check_reduction(reduction_override or self.reduction)
-        loss = 1.0 - aligned_bbox_iou(pred, target, self.iou_mode, self.eps)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
+        return 1.0 - aligned_bbox_iou(pred, target, self.iou_mode, self.eps)

@@ -1,14 +1,13 @@
 """Response-based distillation of dense head outputs (Hinton et al., 2015, per anchor)."""
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from cissreg.registry import MODELS
 from .cwd_loss import promote_to_float
-from .weighted_reduction import check_reduction, weight_reduce_loss
+from .weighted_loss import WeightedLoss
 
 MODES = ('softmax', 'sigmoid')
 
@@ -57,7 +56,7 @@ def sigmoid_kl(pred: Tensor, target: Tensor, tau: float = 1.0, dim: int = 1) -> 
 
 
 @MODELS.register_module()
-class KLResponseLoss(BaseModule):
+class KLResponseLoss(WeightedLoss):
     """KL distillation of dense head outputs: class logits or box-side distributions.
 
     The inputs are one level of raw head outputs, ``[N, C, H, W]`` (or ``[N, C, *]`` with any
@@ -99,7 +98,7 @@ class KLResponseLoss(BaseModule):
                  mode: str = 'softmax',
                  reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
-        super().__init__()
+        super().__init__(reduction=reduction, loss_weight=loss_weight)
         if tau <= 0:
             raise ValueError(f'KLResponseLoss: tau must be > 0, got {tau}')
         if mode not in MODES:
@@ -120,42 +119,30 @@ class KLResponseLoss(BaseModule):
         self.class_indexes = class_indexes
         self.reg_max = reg_max
         self.mode = mode
-        self.reduction = check_reduction(reduction)
-        self.loss_weight = loss_weight
 
-    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """KL per distribution.
 
         Args:
             pred (Tensor): Student outputs ``[N, C_s, *]``: class logits, or ``[N, 4 *
                 reg_max, *]`` box-bin logits.
             target (Tensor): Teacher outputs ``[N, C_t, *]`` (``C_t = len(class_indexes)``
                 for class logits, ``C_s`` for box bins).
-            weight (Tensor, optional): Weight broadcastable to the element-wise loss,
-                ``[N, *]`` for class logits or ``[N, 4, *]`` for box bins. Defaults to None.
-            avg_factor (float | Tensor, optional): Divisor of the summed loss with
-                ``reduction='mean'`` (instead of the number of distributions). Defaults to
-                None.
-            reduction_override (str, optional): Replaces ``self.reduction``. Defaults to None.
 
         Returns:
-            Tensor: Scalar, or the element-wise loss with ``reduction='none'``.
+            Tensor: ``[N, *]`` for class logits, ``[N, 4, *]`` for box bins; ``weight``
+            broadcasts to it, ``avg_factor`` replaces the number of distributions.
         """
         if pred.dim() < 2 or pred.dim() != target.dim() or pred.shape[0] != target.shape[0] \
                 or pred.shape[2:] != target.shape[2:]:
             raise ValueError('KLResponseLoss expects student [N, C_s, *] and teacher [N, C_t, *] '
                              'outputs with the same batch and spatial sizes, got '
                              f'{tuple(pred.shape)} and {tuple(target.shape)}')
-        reduction = check_reduction(reduction_override or self.reduction)
         if self.reg_max is not None:
-            loss = self._box_loss(pred, target)
-        else:
-            pred = self._select_classes(pred, target.shape[1])
-            kl = softmax_kl if self.mode == 'softmax' else sigmoid_kl
-            loss = kl(pred, target, self.tau, dim=1)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
+            return self._box_loss(pred, target)
+        pred = self._select_classes(pred, target.shape[1])
+        kl = softmax_kl if self.mode == 'softmax' else sigmoid_kl
+        return kl(pred, target, self.tau, dim=1)
 
     def _box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         """Per-side KL of the box-bin logits: ``[N, 4 * reg_max, *]`` -> ``[N, 4, *]``."""

@@ -14,7 +14,7 @@ from cissreg.models.losses import ChannelWiseDivergence, KLResponseLoss
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BASE_MODEL = Config.fromfile(REPO / 'configs' / '_base_' / 'models' / 'yolov8_n.py').model
 
 
