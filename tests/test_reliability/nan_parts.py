@@ -1,0 +1,63 @@
+"""A FiniteLossModel toy whose loss diverges after epoch 1 (imported by configs in tests).
+
+``ToyRegressionNet`` fits a linear map with a squared error; the config's learning-rate
+schedule multiplies lr by 1e5 after the first epoch, so the weights grow geometrically and the
+loss overflows to inf a few iterations into epoch 2. ``ToyFileDataset`` gives every sample an
+``img_path`` so a non-finite loss can name the batch's files.
+"""
+import torch
+from mmengine.structures import BaseDataElement
+from torch import nn
+from torch.utils.data import Dataset
+
+from cissreg.models.base_model import FiniteLossModel
+from cissreg.registry import DATASETS, MODELS
+
+
+@MODELS.register_module()
+class ToyRegressionNet(FiniteLossModel):
+    """Linear [B, 4] -> [B, 1] with a mean squared error."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, inputs, data_samples, mode: str = 'tensor'):
+        pred = self.fc(torch.stack(inputs))[:, 0]
+        if mode == 'loss':
+            target = torch.stack([s.target for s in data_samples])
+            return dict(loss_mse=(pred - target).pow(2).mean())
+        return pred
+
+
+@DATASETS.register_module()
+class ToyFileDataset(Dataset):
+    """``size`` fixed samples named ``toy/<index>.png``."""
+
+    def __init__(self, size: int = 16) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(size, 4, generator=g) * 3
+        self.y = torch.randn(size, generator=g)
+        self.metainfo = {}
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, idx: int) -> dict:
+        sample = BaseDataElement(metainfo=dict(img_path=f'toy/{idx}.png'))
+        sample.target = self.y[idx]
+        return dict(inputs=self.x[idx], data_samples=sample)
+
+
+CONFIG = '''
+_base_ = ['{repo}/configs/_base_/default_runtime.py']
+custom_imports = dict(imports=['nan_parts'], allow_failed_imports=False)
+model = dict(type='ToyRegressionNet')
+train_dataloader = dict(
+    dataset=dict(type='ToyFileDataset'), batch_size=2, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True))
+train_cfg = dict(by_epoch=True, max_epochs=6)
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e-3))
+param_scheduler = [dict(type='MultiStepLR', milestones=[1], gamma=1e5, by_epoch=True)]
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+'''

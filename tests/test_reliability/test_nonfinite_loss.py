@@ -1,0 +1,105 @@
+"""A NaN / inf loss stops training, wrapped in DDP and unwrapped (SPEC.md §9, issue 13 item 3)."""
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+from mmengine.structures import BaseDataElement
+
+from cissreg.models.base_model import FiniteLossModel
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+
+
+class _Toy(FiniteLossModel):
+    """Two loss terms; ``loss_bad`` is ``bad_value`` (pass through ``img_paths`` batches too)."""
+
+    def __init__(self, bad_value: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.w = torch.nn.Parameter(torch.ones(2))
+        self.bad_value = bad_value
+
+    def forward(self, inputs, data_samples=None, mode='loss', img_paths=None):
+        good = (self.w * inputs.float().mean()).sum()
+        return dict(loss_good=good, loss_bad=good * 0 + self.bad_value, acc=good * 0 + 0.5)
+
+
+def _image_batch():
+    samples = [BaseDataElement(metainfo=dict(img_path=f'img_{i}.jpg')) for i in range(2)]
+    return dict(inputs=torch.ones(2, 3), data_samples=samples)
+
+
+def _feature_batch():
+    """A batch of cached features: no data samples, the files travel as ``img_paths``."""
+    return dict(inputs=torch.ones(2, 3), img_paths=['cache/a.png', 'cache/b.png'])
+
+
+@pytest.mark.parametrize('batch, files', [(_image_batch, ['img_0.jpg', 'img_1.jpg']),
+                                          (_feature_batch, ['cache/a.png', 'cache/b.png'])])
+def test_message_names_iteration_from_one_terms_and_files(batch, files):
+    MessageHub.get_instance('nonfinite_test').update_info('iter', 4)  # 5th iteration, 0-based
+    model = _Toy(float('nan'))
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    before = model.w.detach().clone()
+    with pytest.raises(FloatingPointError) as info:
+        model.train_step(batch(), optim)
+    message = str(info.value)
+    assert 'non-finite loss at iteration 5 ' in message
+    assert 'loss_bad=nan' in message and 'loss_good' not in message
+    assert f'batch files: {files}' in message
+    assert torch.equal(model.w, before)
+
+
+def test_parse_losses_is_the_guard_that_ddp_goes_through():
+    """MMDistributedDataParallel.train_step calls module.parse_losses, not module.train_step."""
+    model = _Toy(float('inf'))
+    model(**_image_batch(), mode='loss')  # the forward pre-hook records the batch's files
+    with pytest.raises(FloatingPointError, match=r"loss_bad=inf.*\['img_0.jpg', 'img_1.jpg'\]"):
+        model.parse_losses(model(**_image_batch(), mode='loss'))
+    loss, log_vars = _Toy(1.0).parse_losses(_Toy(1.0)(**_image_batch(), mode='loss'))
+    assert float(loss) == pytest.approx(float(log_vars['loss_good'] + log_vars['loss_bad']))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_dist_train_sh_stops_on_diverging_lr_and_keeps_a_finite_checkpoint(tmp_path):
+    config = tmp_path / 'diverge.py'
+    config.write_text(_config_text())
+    work_dir = tmp_path / 'work'
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    found = re.search(r'non-finite loss at iteration (\d+)', output)
+    assert found, output[-3000:]
+    assert int(found.group(1)) > 4  # 16 samples, batch 2, 2 ranks: epoch 1 is iterations 1-4
+    assert re.search(r'loss_mse=(inf|nan).*batch files: \[.toy/\d+\.png', output)
+    assert 'rank 0' in output and 'rank 1' in output
+
+    pointer = Path((work_dir / 'last_checkpoint').read_text())
+    checkpoint = torch.load(pointer, weights_only=True)
+    assert checkpoint['meta']['epoch'] >= 1
+    assert all(torch.isfinite(v).all() for v in checkpoint['state_dict'].values())
+
+
+def _config_text() -> str:
+    sys.path.insert(0, str(HERE))
+    try:
+        import nan_parts
+    finally:
+        sys.path.remove(str(HERE))
+    return nan_parts.CONFIG.format(repo=REPO)
