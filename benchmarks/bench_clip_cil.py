@@ -84,7 +84,7 @@ def build_model(arch: str, samples_per_pair: int):
     feats = torch.randn(NUM_CLASSES * 20, dim, generator=torch.Generator().manual_seed(1))
     model.replay_sampler.update(feats, torch.arange(NUM_CLASSES * 20) % NUM_CLASSES)
     for task in range(TASK + 1):
-        model.begin_task(task, names)
+        model.begin_task(task, dict(class_names=names))
     model.set_stage(1)
     return model
 

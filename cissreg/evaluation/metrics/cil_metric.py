@@ -1,11 +1,11 @@
-"""Class-incremental accuracy: grouped by task, AIA, AA and forgetting."""
+"""Class-incremental accuracy: grouped by task, Last, Avg (AIA) and forgetting."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from cissreg.datasets.cil.task_split import range_key, task_class_ranges
+from cissreg.utils.task_split import range_key, task_class_ranges
 from cissreg.registry import METRICS
 
 
@@ -40,19 +40,21 @@ def grouped_accuracy(preds: np.ndarray, labels: np.ndarray, ranges: Sequence[Tup
 
 def cil_summary(task_acc: Sequence[Sequence[float]],
                 all_acc: Sequence[float]) -> Dict[str, Optional[float]]:
-    """AIA, AA and forgetting of a run up to its last task T.
+    """Last, Avg and forgetting of a run up to its last task T (PyCIL's definitions).
 
     With ``a[t][j]`` the accuracy on task ``j``'s classes after training task ``t`` and
     ``A[t]`` the accuracy on all classes seen up to ``t``:
-    ``AIA = mean_t A[t]``; ``AA = mean_j a[T][j]``;
-    ``forgetting = mean_{j<T} max_{l in [j, T-1]} (a[l][j] - a[T][j])`` (None when T = 0).
+    ``Last = A[T]`` (what RAPF / PROOF report as "Last"); ``Avg = mean_t A[t]`` (average
+    incremental accuracy, AIA); ``forgetting = mean_{j<T} (max_{l<=T} a[l][j] - a[T][j])``
+    (PyCIL's ``np.max(acctable, axis=1) - acctable[:, T]`` over the old tasks; None when
+    T = 0).
 
     Args:
         task_acc (Sequence[Sequence[float]]): Row ``t`` = ``[a[t][0], ..., a[t][t]]``.
         all_acc (Sequence[float]): ``A[0..T]``.
 
     Returns:
-        dict: ``AIA``, ``AA``, ``forgetting``.
+        dict: ``Last``, ``Avg``, ``forgetting``.
     """
     last = len(task_acc) - 1
     if last < 0 or len(all_acc) != len(task_acc):
@@ -60,11 +62,10 @@ def cil_summary(task_acc: Sequence[Sequence[float]],
     forgetting = None
     if last > 0:
         forgetting = float(np.mean([
-            max(task_acc[l][j] for l in range(j, last)) - task_acc[last][j]
+            max(task_acc[l][j] for l in range(j, last + 1)) - task_acc[last][j]
             for j in range(last)
         ]))
-    return dict(AIA=float(np.mean(all_acc)), AA=float(np.mean(task_acc[last])),
-                forgetting=forgetting)
+    return dict(Last=float(all_acc[last]), Avg=float(np.mean(all_acc)), forgetting=forgetting)
 
 
 @METRICS.register_module()
@@ -76,11 +77,11 @@ class CILMetric(BaseMetric):
     out (and counted in the log), so a task checkpoint can be tested on the full test set.
     Groups follow ``init_class`` / ``increment`` (B50-Inc10 gives ``'0-49'``,
     ``'50-59'``, ...). Each evaluation is stored in :attr:`history` by task; once the history
-    holds tasks ``0..t``, the results also carry AIA, AA and forgetting (see
+    holds tasks ``0..t``, the results also carry Last, Avg and forgetting (see
     :func:`cil_summary`).
 
     Keys (prefix ``cil/``): ``acc_all``, ``acc_{start}-{end}`` per seen task, ``acc_old``
-    (from task 1), ``acc_new``, ``task`` and, with a full history, ``AIA``, ``AA``,
+    (from task 1), ``acc_new``, ``task`` and, with a full history, ``Last``, ``Avg``,
     ``forgetting`` (from task 1). Values are percentages.
 
     Args:
@@ -138,11 +139,20 @@ class CILMetric(BaseMetric):
         return metrics
 
     def summary(self, last_task: int) -> Optional[Dict[str, Optional[float]]]:
-        """AIA / AA / forgetting up to ``last_task`` (None without the full history)."""
+        """Last / Avg / forgetting up to ``last_task`` (None without the full history)."""
         rows = [self.history.get(t) for t in range(last_task + 1)]
         if any(r is None for r in rows) or any(v is None for r in rows for v in r['task_acc']):
             return None
         return cil_summary([r['task_acc'] for r in rows], [r['grouped']['all'] for r in rows])
+
+    def incremental_record(self) -> dict:
+        """The run's record for the results file: grouped accuracy per task, the accuracy
+        matrix ``a[t][j]`` and the summary of the latest task."""
+        tasks = sorted(self.history)
+        out = dict(grouped={str(t): self.history[t]['grouped'] for t in tasks},
+                   acc_matrix=[self.history[t]['task_acc'] for t in tasks])
+        out.update(self.summary(tasks[-1]) or {} if tasks else {})
+        return out
 
     def state_dict(self) -> dict:
         """The history, as plain types (stored in checkpoints for resuming)."""

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
-from cissreg.datasets.cil.task_split import incremental_task_sizes
+from cissreg.utils.task_split import incremental_task_sizes
 from cissreg.models.base_model import FiniteLossModel
 from cissreg.models.clip import (build_clip_model, encode_image, encode_text_embeds,
                                  encode_text_ids)
@@ -189,13 +189,15 @@ class CLIPPromptClassifier(FiniteLossModel):
         start = self.task_starts[task_id]
         return start, start + self.task_sizes[task_id]
 
-    def begin_task(self, task_id: int, class_names: Sequence[str]) -> None:
+    def begin_task(self, task_id: int, task_info: dict) -> None:
         """Enter task ``task_id``: name its prompts and reset per-task state.
 
         Args:
             task_id (int): Task index.
-            class_names (Sequence[str]): Names of all classes in incremental label order.
+            task_info (dict): From the task split; ``class_names`` lists all classes in
+                incremental label order.
         """
+        class_names = task_info['class_names']
         if len(class_names) != self.num_classes:
             raise ValueError(f'begin_task: {len(class_names)} class names for a model of '
                              f'{self.num_classes} classes')
@@ -233,6 +235,10 @@ class CLIPPromptClassifier(FiniteLossModel):
     def has_second_stage(self, task_id: int) -> bool:
         return task_id >= self.second_stage_start_task
 
+    def runs_stage(self, task_id: int, stage: int) -> bool:
+        """Stage 1 runs for every task, stage 2 from ``second_stage_start_task`` on."""
+        return stage == 1 or self.has_second_stage(task_id)
+
     @torch.no_grad()
     def init_head(self, task_id: int) -> None:
         """Head weights = the task's normalised prompted text features, bias = 0."""
@@ -242,8 +248,8 @@ class CLIPPromptClassifier(FiniteLossModel):
         self.head_ready[task_id] = True
 
     @property
-    def image_encoder_trainable(self) -> bool:
-        """Whether the image encoder changes in the current stage (LoRA in stage 2)."""
+    def needs_images(self) -> bool:
+        """Whether the current stage trains on images, not cached features (LoRA in stage 2)."""
         return self.stage == 2 and bool(self.lora_parameters)
 
     def set_task_features(self, feats: Tensor, labels: Tensor) -> None:
@@ -261,7 +267,7 @@ class CLIPPromptClassifier(FiniteLossModel):
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: Tensor) -> Tensor:
         """Projected image features [B, D] of normalised images [B, 3, H, W]."""
-        if self.training and self.image_encoder_trainable:
+        if self.training and self.needs_images:
             return encode_image(self.clip, inputs)
         with torch.no_grad():
             return encode_image(self.clip, inputs)

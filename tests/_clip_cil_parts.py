@@ -1,10 +1,10 @@
-"""Tiny CLIP classifier / digits configs shared by the CLIP-CIL tests (not collected)."""
+"""Tiny CLIP classifier / digits configs shared by the CLIP-CIL tests (not a test module)."""
 import copy
 import os.path as osp
 
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DIGITS_CONFIG = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny_b2-inc2_digits.py')
 
 TINY_CLIP = dict(
@@ -40,11 +40,10 @@ def digits_run_cfg(work_dir: str, **options) -> Config:
         'model.tokenizer.context_length': 32,
         'model.second_stage_start_task': 1,
         'train_dataloader.batch_size': 128,
-        'train_cfg.max_epochs': 2,
-        'train_cfg.init_max_epochs': 2,
-        'train_cfg.second_stage.max_epochs': 1,
+        'train_cfg.stages.prompts': dict(max_epochs=2, init_max_epochs=2),
+        'train_cfg.stages.head.max_epochs': 1,
         'train_cfg.num_tasks': 3,
-        'custom_hooks': [dict(type='GaussianReplayHook', samples_per_old_class=16)],
+        'default_hooks.replay.samples_per_old_class': 16,
         'default_hooks.logger.interval': 50,
         'default_hooks.checkpoint.max_keep_ckpts': 10,
     })

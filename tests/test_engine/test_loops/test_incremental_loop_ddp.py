@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import torch
-from clip_cil_tiny_parts import ROOT, digits_run_cfg
+from _clip_cil_parts import ROOT, digits_run_cfg
 
 HOOK_MODULE = textwrap.dedent('''
     import torch
@@ -38,7 +38,7 @@ def test_two_cpu_processes_train_in_sync(tmp_path):
     (tmp_path / 'clip_cil_rank_weights.py').write_text(HOOK_MODULE)
     work_dir = tmp_path / 'work'
     cfg = digits_run_cfg(str(work_dir), **{'train_cfg.num_tasks': 2})
-    cfg.custom_hooks = cfg.custom_hooks + [dict(type='SaveRankWeightsHook')]
+    cfg.custom_hooks = [dict(type='SaveRankWeightsHook')]
     cfg.custom_imports = dict(imports=['clip_cil_rank_weights'], allow_failed_imports=False)
     config = str(tmp_path / 'clip_cil_ddp.py')
     cfg.dump(config)

@@ -1,22 +1,24 @@
-"""CILMetric / cil_summary: grouped accuracy, AIA, AA and forgetting by hand."""
+"""CILMetric / cil_summary: grouped accuracy, Last, Avg and PyCIL forgetting by hand."""
 import pytest
 import torch
 
-from cissreg.datasets.cil import incremental_task_sizes, task_class_ranges
 from cissreg.evaluation.metrics import CILMetric, cil_summary, grouped_accuracy
+from cissreg.utils.task_split import incremental_task_sizes, task_class_ranges
 
 
 def test_summary_of_a_known_accuracy_matrix():
     task_acc = [[90.0], [80.0, 70.0], [60.0, 65.0, 75.0]]
     all_acc = [90.0, 76.0, 66.0]
     out = cil_summary(task_acc, all_acc)
-    assert out['AIA'] == pytest.approx((90 + 76 + 66) / 3)
-    assert out['AA'] == pytest.approx((60 + 65 + 75) / 3)
+    assert out['Avg'] == pytest.approx((90 + 76 + 66) / 3)
+    assert out['Last'] == 66.0  # all-class accuracy after the last task, not a task mean
+    assert 'AA' not in out and 'AIA' not in out
     # j=0: max(90, 80) - 60 = 30; j=1: max(70) - 65 = 5
     assert out['forgetting'] == pytest.approx((30 + 5) / 2)
     assert cil_summary([[50.0]], [50.0])['forgetting'] is None
-    # a task that got better later counts its best earlier accuracy only
-    assert cil_summary([[40.0], [50.0, 60.0], [45.0, 60.0, 10.0]],
+    # PyCIL: max over all tasks up to the last one, so a task that improved counts 0 and
+    # forgetting is never negative: j=0: max(40, 50, 45) - 45 = 5; j=1: max(60, 70) - 70 = 0
+    assert cil_summary([[40.0], [50.0, 60.0], [45.0, 70.0, 10.0]],
                        [40.0, 55.0, 38.0])['forgetting'] == pytest.approx((5 + 0) / 2)
 
 
@@ -47,7 +49,7 @@ def test_metric_groups_and_history():
     m0 = metric.compute_metrics(metric.results)
     metric.results.clear()
     assert m0['task'] == 0 and m0['acc_all'] == 75.0 and m0['acc_0-2'] == 75.0
-    assert 'acc_old' not in m0 and m0['acc_new'] == 75.0 and m0['AIA'] == 75.0
+    assert 'acc_old' not in m0 and m0['acc_new'] == 75.0 and m0['Avg'] == 75.0
     assert 'forgetting' not in m0
     # task 1: old (0..2) 1/2 right, new (3, 4) 2/2 right; a class-5 sample is left out
     metric.process(None, _samples([(0, 0, 5), (1, 4, 5), (3, 3, 5), (4, 4, 5), (5, 0, 5)]))
@@ -55,7 +57,7 @@ def test_metric_groups_and_history():
     metric.results.clear()
     assert (m1['acc_all'], m1['acc_0-2'], m1['acc_3-4']) == (75.0, 50.0, 100.0)
     assert (m1['acc_old'], m1['acc_new']) == (50.0, 100.0)
-    assert m1['AIA'] == pytest.approx(75.0) and m1['AA'] == pytest.approx(75.0)
+    assert m1['Avg'] == pytest.approx(75.0) and m1['Last'] == pytest.approx(75.0)
     assert m1['forgetting'] == pytest.approx(75.0 - 50.0)
     assert metric.history[1]['task_acc'] == [50.0, 100.0]
     state = metric.state_dict()
@@ -68,7 +70,7 @@ def test_single_task_checkpoint_gives_grouped_accuracy_only():
     metric = CILMetric(num_classes=7, init_class=3, increment=2)
     metric.process(None, _samples([(3, 3, 5), (0, 1, 5)]))
     out = metric.compute_metrics(metric.results)
-    assert out['acc_3-4'] == 100.0 and out['acc_0-2'] == 0.0 and 'AIA' not in out
+    assert out['acc_3-4'] == 100.0 and out['acc_0-2'] == 0.0 and 'Avg' not in out
 
 
 def test_scores_must_end_at_a_task_boundary():
@@ -76,3 +78,18 @@ def test_scores_must_end_at_a_task_boundary():
     metric.process(None, _samples([(0, 0, 4)]))
     with pytest.raises(ValueError, match='no task boundary'):
         metric.compute_metrics(metric.results)
+
+
+def test_last_differs_from_the_mean_of_task_accuracies_when_tasks_differ_in_size():
+    """B3-Inc1-like: task 0 has 3 classes, task 1 one; Last weighs every sample equally."""
+    metric = CILMetric(num_classes=4, init_class=3, increment=1)
+    metric.process(None, _samples([(0, 0, 3), (1, 1, 3), (2, 2, 3)]))
+    metric.compute_metrics(metric.results)
+    metric.results.clear()
+    # after task 1: old 0/3 right, new 1/1 right
+    metric.process(None, _samples([(0, 3, 4), (1, 3, 4), (2, 3, 4), (3, 3, 4)]))
+    out = metric.compute_metrics(metric.results)
+    assert out['Last'] == 25.0  # 1 of 4 samples
+    assert (out['acc_0-2'] + out['acc_3-3']) / 2 == 50.0  # the old "AA" would say 50
+    record = metric.incremental_record()
+    assert record['Last'] == 25.0 and record['acc_matrix'] == [[100.0], [0.0, 100.0]]

@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from _reference import require
 from cissreg.models.clip import (CLIPTokenizer, build_clip_model, encode_image,
                                  encode_text_ids)
 
-open_clip_model = pytest.importorskip(
-    'open_clip.model', reason='open-clip-torch (tests extra) provides the reference CLIP')
-open_clip_tokenizer = pytest.importorskip('open_clip.tokenizer')
+open_clip_model = require('open_clip.model')
+open_clip_tokenizer = require('open_clip.tokenizer')
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 spec = importlib.util.spec_from_file_location(
     'openai_clip2hf', ROOT / 'tools' / 'model_converters' / 'openai_clip2hf.py')
 openai_clip2hf = importlib.util.module_from_spec(spec)

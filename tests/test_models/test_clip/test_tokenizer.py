@@ -4,10 +4,10 @@ import gzip
 import pytest
 import torch
 
+from _reference import require
 from cissreg.models.clip import CLIPTokenizer
 
-open_clip_tokenizer = pytest.importorskip(
-    'open_clip.tokenizer', reason='open-clip-torch (tests extra) is the reference tokenizer')
+open_clip_tokenizer = require('open_clip.tokenizer')
 
 TEXTS = [
     'a photo of a cat.',

@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from clip_cil_tiny_parts import NAMES, tiny_model_cfg
+from _clip_cil_parts import NAMES, tiny_model_cfg
 from mmengine.registry import init_default_scope
 
 from cissreg.registry import MODELS
@@ -36,8 +36,8 @@ def _reference_text_features(model, task):
 
 def test_prompted_text_features_match_transformers():
     model = _model().eval()
-    model.begin_task(0, NAMES)
-    model.begin_task(1, NAMES)
+    model.begin_task(0, dict(class_names=NAMES))
+    model.begin_task(1, dict(class_names=NAMES))
     for task in (0, 1):
         ref = _reference_text_features(model, task)
         model._clear_caches()
@@ -50,9 +50,9 @@ def test_prompted_text_features_match_transformers():
 
 def test_stage_two_head_starts_at_normalised_prompted_text_features():
     model = _model()
-    model.begin_task(0, NAMES)
+    model.begin_task(0, dict(class_names=NAMES))
     model.set_stage(1)
-    model.begin_task(1, NAMES)
+    model.begin_task(1, dict(class_names=NAMES))
     ref = _reference_text_features(model, 1)
     model.set_stage(2)
     head = model.heads[1]
@@ -60,7 +60,7 @@ def test_stage_two_head_starts_at_normalised_prompted_text_features():
     assert torch.equal(head.bias, torch.zeros(3)) and bool(model.head_ready[1])
     assert head.weight.requires_grad and not model.prompt_learner.pool[1].ctx.requires_grad
     with pytest.raises(RuntimeError, match='no second stage'):
-        model.begin_task(0, NAMES)
+        model.begin_task(0, dict(class_names=NAMES))
         model.set_stage(2)
 
 
@@ -81,13 +81,13 @@ def _train_steps(model, stage, steps=2, **batch):
 def test_lora_stage_two_changes_only_lora_and_head():
     model = _model(lora=dict(rank=2, alpha=4, layers=[1]))
     assert len(model.lora_parameters) == 4  # q and v, A and B
-    model.begin_task(0, NAMES)
-    model.begin_task(1, NAMES)
-    assert model.image_encoder_trainable is False
+    model.begin_task(0, dict(class_names=NAMES))
+    model.begin_task(1, dict(class_names=NAMES))
+    assert model.needs_images is False
     before = {k: v.clone() for k, v in model.state_dict().items()}
     labels = torch.tensor([4, 5, 6, 4, 5, 6])
     model.set_stage(2)
-    assert model.image_encoder_trainable
+    assert model.needs_images
     _train_steps(model, 2, inputs=_images(), labels=labels)
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed, 'nothing trained'
@@ -99,9 +99,9 @@ def test_lora_stage_two_changes_only_lora_and_head():
 
 def test_stage_one_trains_current_prompts_with_replay_and_hinge():
     model = _model()
-    model.begin_task(0, NAMES)
+    model.begin_task(0, dict(class_names=NAMES))
     model.replay_sampler.update(torch.randn(40, 16), torch.arange(40) % 4)
-    model.begin_task(1, NAMES)
+    model.begin_task(1, dict(class_names=NAMES))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     losses = _train_steps(model, 1, feats=torch.randn(6, 16), labels=torch.tensor([4, 5, 6] * 2),
                           replay_feats=torch.randn(4, 16), replay_labels=torch.tensor([0, 1, 2, 3]))
@@ -114,7 +114,7 @@ def test_stage_one_trains_current_prompts_with_replay_and_hinge():
 def test_fused_scores_follow_the_formula():
     model = _model(second_stage_fusion_weight=0.3, second_stage_logit_scale=7.0)
     for task in (0, 1, 2):
-        model.begin_task(task, NAMES)
+        model.begin_task(task, dict(class_names=NAMES))
     model.set_stage(2)  # head of task 2 (task 0 has none with start task 1)
     with torch.no_grad():
         model.heads[1].weight.normal_()
@@ -142,7 +142,7 @@ def test_fused_scores_follow_the_formula():
 def test_task_checkpoint_loads_strictly_into_a_fresh_model():
     model = _model()
     for task in (0, 1):
-        model.begin_task(task, NAMES)
+        model.begin_task(task, dict(class_names=NAMES))
     model.set_stage(2)
     model.replay_sampler.update(torch.randn(20, 16), torch.arange(20) % 4)
     model.eval()
@@ -161,7 +161,7 @@ def test_task_checkpoint_loads_strictly_into_a_fresh_model():
 
 def test_images_and_features_give_the_same_scores():
     model = _model().eval()
-    model.begin_task(0, NAMES)
+    model.begin_task(0, dict(class_names=NAMES))
     data = model.data_preprocessor(dict(inputs=_images(3)), False)
     with torch.no_grad():
         feats = model.extract_feat(data['inputs'])
@@ -185,8 +185,8 @@ def test_config_errors_are_explicit():
 
 def test_text_feature_cache_never_goes_stale():
     model = _model()
-    model.begin_task(0, NAMES)
-    model.begin_task(1, NAMES)
+    model.begin_task(0, dict(class_names=NAMES))
+    model.begin_task(1, dict(class_names=NAMES))
     with pytest.raises(RuntimeError, match='GaussianReplayHook'):
         _train_steps(model, 1, feats=torch.randn(6, 16), labels=torch.tensor([4, 5, 6] * 2))
     model.replay_sampler.update(torch.randn(40, 16), torch.arange(40) % 4)
