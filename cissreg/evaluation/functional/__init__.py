@@ -1,7 +1,8 @@
 from .coco_eval import (COCO_AREA_RANGES, COCO_STAT_NAMES, CocoEvalResult, VocMapResult,
                         coco_bbox_eval, voc_map)
+from .gcd_accuracy import gcd_cluster_accuracy
 
 __all__ = [
     'COCO_AREA_RANGES', 'COCO_STAT_NAMES', 'CocoEvalResult', 'VocMapResult', 'coco_bbox_eval',
-    'voc_map'
+    'voc_map', 'gcd_cluster_accuracy'
 ]
