@@ -2,6 +2,8 @@ from .transforms import *  # noqa: F401,F403
 from .base_det_dataset import BaseDetDataset
 from .cil import *  # noqa: F401,F403
 from .coco_det_dataset import CocoDetDataset
+from .refcoco_region_dataset import RefCocoRegionDataset
+from .region_pair_dataset import RegionPairDataset, region_pair_vocabulary
 from .seg import *  # noqa: F401,F403
 from .shapes_det_dataset import SHAPE_CLASSES, ShapesDetDataset
 from .voc_det_dataset import VOC_CLASSES, VOCDetDataset
@@ -9,5 +11,6 @@ from .yolo_txt_dataset import YOLOTxtDataset
 
 __all__ = [
     'BaseDetDataset', 'CocoDetDataset', 'SHAPE_CLASSES', 'ShapesDetDataset', 'VOC_CLASSES',
-    'VOCDetDataset', 'YOLOTxtDataset'
+    'VOCDetDataset', 'YOLOTxtDataset', 'RefCocoRegionDataset', 'RegionPairDataset',
+    'region_pair_vocabulary'
 ]
