@@ -9,6 +9,8 @@ from .iou_loss import IoULoss, aligned_bbox_iou
 from .kl_response_loss import KLResponseLoss, sigmoid_kl, softmax_kl
 from .logit_kd_loss import LogitKDLoss
 from .multilabel_bce_loss import MultiLabelBCELoss
+from .prototypical_loss import PrototypicalLoss
+from .supcon_loss import InfoNCELoss, PseudoSupConLoss, SupConLoss, supcon_per_anchor
 from .weighted_reduction import weight_reduce_loss
 
 __all__ = [
@@ -18,5 +20,6 @@ __all__ = [
     'ChannelWiseDivergence', 'channel_wise_divergence', 'KLResponseLoss', 'sigmoid_kl',
     'softmax_kl',
     'AuxBackgroundLoss', 'DecomposedKDLoss', 'decomposed_logits', 'FitnessLoss', 'LogitKDLoss',
-    'MultiLabelBCELoss'
+    'MultiLabelBCELoss',
+    'InfoNCELoss', 'PseudoSupConLoss', 'SupConLoss', 'supcon_per_anchor', 'PrototypicalLoss'
 ]
