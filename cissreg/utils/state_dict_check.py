@@ -1,8 +1,9 @@
-"""Compare a checkpoint's state dict with a model before loading it."""
+"""Compare a checkpoint's model / EMA / optimizer state with the run before loading it."""
 from dataclasses import dataclass, field
-from typing import List, Mapping, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 from torch import nn
+from torch.optim import Optimizer
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -60,3 +61,39 @@ def compare_state_dict(model: nn.Module, state_dict: Mapping) -> StateDictMismat
                        if k in state_dict and hasattr(state_dict[k], 'shape')
                        and tuple(state_dict[k].shape) != tuple(v.shape)]
     return mismatch
+
+
+def ema_weights(ema_state_dict: Mapping) -> dict:
+    """The model weights inside an mmengine ``ema_state_dict`` (``module.`` keys, no ``steps``)."""
+    return {k[len('module.'):]: v for k, v in ema_state_dict.items() if k.startswith('module.')}
+
+
+def describe_optimizer_mismatch(saved: Mapping, optimizer: Optimizer) -> Optional[str]:
+    """Why ``optimizer.load_state_dict(saved)`` would break, or None when it fits.
+
+    torch loads another optimizer's state without complaint and fails at the first step
+    (``KeyError: 'momentum'``, ``KeyError: 'step'``); this compares the parameter-group layout
+    and the hyper-parameter names, which differ between optimizer types.
+
+    Args:
+        saved (Mapping): An optimizer ``state_dict`` from a checkpoint.
+        optimizer (Optimizer): The optimizer it would be loaded into.
+
+    Returns:
+        str | None: The differences, one per line.
+    """
+    own = optimizer.state_dict()
+    saved_groups, own_groups = saved.get('param_groups', []), own['param_groups']
+    if len(saved_groups) != len(own_groups):
+        return (f'{len(saved_groups)} parameter group(s) in the checkpoint, '
+                f'{len(own_groups)} in the config\'s optimizer')
+    lines = []
+    for i, (theirs, ours) in enumerate(zip(saved_groups, own_groups)):
+        if len(theirs['params']) != len(ours['params']):
+            lines.append(f'parameter group {i}: {len(theirs["params"])} parameters in the '
+                         f'checkpoint, {len(ours["params"])} in the model')
+        missing = sorted(set(ours) - set(theirs) - {'params'})
+        if missing:
+            lines.append(f'parameter group {i}: the checkpoint lacks the hyper-parameter(s) '
+                         f'{", ".join(missing)} that {type(optimizer).__name__} needs')
+    return '\n'.join(lines) or None

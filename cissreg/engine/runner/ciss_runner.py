@@ -20,6 +20,7 @@ from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 from .config_check import check_config
+from .checkpoint_checks import check_ema_state, check_optimizer_state
 from .cpu_distributed import init_cpu_dist
 
 _DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )
@@ -47,6 +48,8 @@ class CissRunner(Runner):
       ``torch.cuda.set_device``) and the model is wrapped in DDP without ``device_ids``
       (SyncBN layers, GPU-only, become BatchNorm). On GPUs mmengine's nccl path is unchanged.
     """
+
+    _resuming_optimizer = False  # set while resume() loads a checkpoint
 
     @classmethod
     def from_cfg(cls, cfg) -> 'CissRunner':
@@ -136,7 +139,9 @@ class CissRunner(Runner):
             dict: The loaded checkpoint.
 
         Raises:
-            CheckpointMismatchError: ``strict`` and the checkpoint does not fit the model.
+            CheckpointMismatchError: ``strict`` and the checkpoint (model or EMA weights)
+                does not fit the model; or, when resuming, its optimizer state does not fit
+                the config's optimizer.
         """
         if strict is None:
             strict = self.cfg.get('load_from_strict', True)
@@ -145,16 +150,21 @@ class CissRunner(Runner):
             raise CheckpointMismatchError(
                 f'checkpoint {filename} holds a {type(checkpoint).__name__}, not a state dict '
                 'or a dict with "state_dict"')
-        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-
-        state_dict = _revise_keys(checkpoint.get('state_dict', checkpoint), revise_keys)
-        mismatch = compare_state_dict(model, state_dict)
+        mismatch = compare_state_dict(
+            model, _revise_keys(checkpoint.get('state_dict', checkpoint), revise_keys))
         if mismatch and strict:
             raise CheckpointMismatchError(
                 f'checkpoint {filename} does not fit the model '
                 f'{type(model).__name__}:\n{mismatch.describe()}\nSet load_from_strict = False '
                 'in the config to load only the tensors that match.')
+        check_ema_state(filename, checkpoint, model, strict, self.logger)
+        if self._resuming_optimizer:
+            self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
+            check_optimizer_state(filename, checkpoint, self.optim_wrapper)
+        # hooks (EMAHook swaps the EMA and model weights) run after the checks, before loading
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        state_dict = _revise_keys(checkpoint.get('state_dict', checkpoint), revise_keys)
         if mismatch:
             self.logger.warning(f'Partial load of {filename} (load_from_strict=False); these '
                                 f'tensors keep their initial values:\n{mismatch.describe()}')
@@ -170,7 +180,20 @@ class CissRunner(Runner):
                resume_optimizer: bool = True,
                resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
-        super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+        """mmengine's ``resume``, refusing an optimizer state that does not fit (named).
+
+        ``resume_optimizer = False`` in the config loads the weights, counters and schedules
+        and starts a fresh optimizer (e.g. after switching SGD <-> AdamW).
+        """
+        resume_optimizer = resume_optimizer and self.cfg.get('resume_optimizer', True)
+        self._resuming_optimizer = resume_optimizer
+        try:
+            super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+        finally:
+            self._resuming_optimizer = False
+        if not resume_optimizer:
+            self.logger.warning(f'resume_optimizer = False: resumed {filename} with a fresh '
+                                'optimizer state.')
         self._adopt_seed_in_train_sampler()
         loader = self.train_dataloader
         if loader.num_workers > 0 and loader.persistent_workers:
