@@ -27,6 +27,17 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs a global that safe loading does not allow."""
 
 
+class UnreadableCheckpointError(RuntimeError):
+    """A file is not a readable PyTorch checkpoint (truncated, corrupt or something else)."""
+
+
+# what torch.load raises for a truncated / corrupt zip archive, random bytes, a text file, an
+# empty or truncated legacy file; a refused global is told apart by _REFUSED_GLOBAL
+_UNREADABLE_ERRORS = (pickle.UnpicklingError, EOFError, KeyError, ValueError, IndexError,
+                      UnicodeDecodeError, OverflowError, MemoryError)
+_ZIP_READER_ERROR = 'PytorchStreamReader'
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Callable:
     """``getattr`` as allowed inside checkpoints: HistoryBuffer's default statistics only.
 
@@ -69,7 +80,7 @@ def checkpoint_safe_globals() -> List[Union[Any, Tuple[Any, str]]]:
 
 
 def safe_torch_load(file: Any, map_location: Any = None) -> Any:
-    """``torch.load(file, weights_only=True)`` with an actionable error for refused globals.
+    """``torch.load(file, weights_only=True)`` with actionable errors.
 
     Args:
         file (str | file-like): Checkpoint path or open binary file.
@@ -79,21 +90,40 @@ def safe_torch_load(file: Any, map_location: Any = None) -> Any:
         The loaded object (usually a dict).
 
     Raises:
-        UnsafeCheckpointError: The checkpoint pickles a global that is not allowlisted.
+        UnsafeCheckpointError: The file is a valid pickle holding a global that is not
+            allowlisted (the message says how to convert a trusted file).
+        UnreadableCheckpointError: The file is truncated, corrupt or not a checkpoint at all;
+            the message names the file and its size and never suggests unsafe loading.
     """
+    name = file if isinstance(file, str) else getattr(file, 'name', repr(file))
     try:
         return torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        name = file if isinstance(file, str) else getattr(file, 'name', repr(file))
         found = _REFUSED_GLOBAL.search(str(err))
-        what = (f'asks for the global {found.group(1)}' if found else
-                f'contains an object that safe loading refuses ({str(err).splitlines()[0]})')
+        if found is None:
+            raise _unreadable(name, err) from None
         raise UnsafeCheckpointError(
-            f'checkpoint {name} {what}, which cissreg does not allow under safe loading '
-            '(torch.load(weights_only=True)). If you trust this file, convert it once to a '
-            'plain state dict: ckpt = torch.load(path, weights_only=False); '
-            "torch.save({'state_dict': ckpt['state_dict']}, new_path); or allowlist that exact "
-            'class with torch.serialization.add_safe_globals([...]) before loading.') from err
+            f'checkpoint {name} asks for the global {found.group(1)}, which cissreg does not '
+            'allow under safe loading (torch.load(weights_only=True)). If you trust this '
+            'file, convert it once to a plain state dict: ckpt = torch.load(path, '
+            "weights_only=False); torch.save({'state_dict': ckpt['state_dict']}, new_path); "
+            'or allowlist that exact class with torch.serialization.add_safe_globals([...]) '
+            'before loading.') from err
+    except RuntimeError as err:
+        if _ZIP_READER_ERROR not in str(err):
+            raise
+        raise _unreadable(name, err) from None
+    except _UNREADABLE_ERRORS as err:
+        raise _unreadable(name, err) from None
+
+
+def _unreadable(name: str, err: BaseException) -> UnreadableCheckpointError:
+    size = (f'{osp.getsize(name)} bytes' if isinstance(name, str) and osp.isfile(name)
+            else 'size unknown')
+    return UnreadableCheckpointError(
+        f'{name} is not a readable PyTorch checkpoint (truncated or not a checkpoint): {size} '
+        f'(torch.load raised {type(err).__name__}). If it is the newest checkpoint of a run, '
+        'resume from the previous one (set load_from to it, or point last_checkpoint to it).')
 
 
 def load_from_local_safe(filename: str, map_location: Optional[Any] = None) -> Any:
