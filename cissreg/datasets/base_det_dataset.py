@@ -12,8 +12,10 @@ format into mmdet-style ``data_list`` entries and leaves the rest to :class:`Bas
   ``classes=('A1', ..., 'A10')`` on the 20-class MAR20 vocabulary. mmdet uses
   ``metainfo=dict(classes=subset)`` for this and silently drops other names; here that raises
   with a message pointing to ``classes=``.
-* **Cleaning.** Boxes are clipped to the image and boxes of zero area after clipping are
-  dropped; both are counted (clipping by more than 0.01 px) and logged once per dataset,
+* **Cleaning.** A box stored inverted (VOC ``xmax < xmin`` or ``ymax < ymin``; YOLO / COCO
+  negative width or height) is an annotation error naming the file and object (and line).
+  Other boxes are clipped to the image and boxes of zero area after clipping are dropped;
+  both are counted (clipping by more than 0.01 px) and logged once per dataset,
   e.g. ``VOCDetDataset: clipped 3 boxes, dropped 2 zero-area boxes in 2 images``.
 * **Filtering** (training only, ``test_mode=False``): ``filter_cfg=dict(filter_empty_gt=True)``
   drops images without any non-ignored box; ``min_size=N`` drops images whose shorter side is

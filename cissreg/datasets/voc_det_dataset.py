@@ -189,6 +189,12 @@ class VOCDetDataset(BaseDetDataset):
                 except ValueError:
                     raise ValueError(f'VOC XML {where}, line {node.line}: <{key}> is not a '
                                      f'number: {node.text!r}') from None
+            inverted = [f'<{a}max> {coords[i + 2]:g} < <{a}min> {coords[i]:g}'
+                        for i, a in enumerate('xy') if coords[i + 2] < coords[i]]
+            if inverted:
+                raise ValueError(f'VOC XML {where}: inverted box, {" and ".join(inverted)} '
+                                 f'(<bndbox> line {box.line}); fix the annotation (corners '
+                                 'swapped?)')
             difficult = obj.find('difficult')
             try:
                 ignore = int(float(difficult.text)) if difficult is not None and \

@@ -172,7 +172,7 @@ def test_boxes_outside_are_clipped_and_zero_area_dropped_with_a_count(tmp_path):
         'a': (40, 30, voc_xml(40, 30, [voc_object('cat', (-5, 3, 60, 12)),   # clipped
                                        voc_object('dog', (41, 5, 50, 9)),    # outside: dropped
                                        voc_object('cat', (3, 3, 10, 10))])),
-        'b': (40, 30, voc_xml(40, 30, [voc_object('dog', (6, 6, 5, 9))])),   # x2 < x1: dropped
+        'b': (40, 30, voc_xml(40, 30, [voc_object('dog', (6, 31, 9, 40))])),  # below: dropped
         'c': (40, 30, voc_xml(40, 30, [voc_object('dog', (6, 6, 9, 9))])),
     })
     with captured_log() as log:
