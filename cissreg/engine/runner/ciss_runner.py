@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from cissreg.engine.hooks.resumable_randomness_hook import ResumableRandomnessHook
+from cissreg.models.distillers.export import STUDENT_PREFIX
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
@@ -157,7 +158,8 @@ class CissRunner(Runner):
             raise CheckpointMismatchError(
                 f'checkpoint {filename} does not fit the model '
                 f'{type(model).__name__}:\n{mismatch.describe()}\nSet load_from_strict = False '
-                'in the config to load only the tensors that match.')
+                'in the config to load only the tensors that match.'
+                + _distiller_hint(filename, mismatch))
         check_ema_state(filename, checkpoint, model, strict, self.logger)
         if self._resuming_optimizer:
             self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
@@ -218,6 +220,15 @@ class CissRunner(Runner):
         for sampler in (loader.sampler, getattr(loader.batch_sampler, 'sampler', None)):
             if hasattr(sampler, 'seed'):
                 sampler.seed = self.seed
+
+
+def _distiller_hint(filename: str, mismatch) -> str:
+    """A pointer to the student exporter when a distillation checkpoint meets a plain model."""
+    if not any(key.startswith(STUDENT_PREFIX) for key in mismatch.unexpected):
+        return ''
+    return (f'\n{filename} looks like a distillation checkpoint ({STUDENT_PREFIX}* keys): export '
+            'its student first with python tools/model_converters/export_student.py '
+            f'{filename} STUDENT.pth, then load STUDENT.pth.')
 
 
 def _revise_keys(state_dict: dict, revise_keys: Sequence[Tuple[str, str]]) -> dict:
