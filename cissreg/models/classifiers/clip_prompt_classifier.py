@@ -6,15 +6,17 @@ import torch.nn.functional as F
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
-from cissreg.utils.task_split import incremental_task_sizes
 from cissreg.models.base_model import FiniteLossModel
-from cissreg.models.clip import (build_clip_model, encode_image, encode_text_embeds,
-                                 encode_text_ids)
+from cissreg.models.clip import build_clip_model, encode_image, encode_text_embeds
+from cissreg.models.clip.frozen_weights import exclude_frozen_weights
+from cissreg.models.clip.lora import inject_vision_lora, lora_disabled
 from cissreg.registry import MODELS, TASK_UTILS
+from cissreg.utils.task_split import incremental_task_sizes
+from .clip_hard_pairs import HardPairMixin
 
 
 @MODELS.register_module()
-class CLIPPromptClassifier(FiniteLossModel):
+class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
     """Class-incremental CLIP classifier trained in two stages per task.
 
     * **Stage 1** (every task): only the prompts train. Logits are CLIP's
@@ -28,7 +30,13 @@ class CLIPPromptClassifier(FiniteLossModel):
       ``second_stage_logit_scale * head(normalize(image))`` over the current task's classes,
       optionally with LoRA on chosen vision layers.
     * **Inference**: ``score = CLIP logits + second_stage_fusion_weight * head logits`` over
-      the seen classes (a task without a trained head contributes 0).
+      the seen classes, head logits centred over each task's classes (see
+      :meth:`head_logits`; a task without a trained head contributes 0).
+    * **LoRA rule**: the adapted encoder feeds the heads only. Prompts, replay, hinge
+      pairs, the Gaussian statistics of every task and the CLIP logits all use the frozen
+      encoder's features (LoRA switched off), as the source says ("image-encoder features,
+      not through the adapter"), so old and new statistics live in one feature space and
+      cached features stay valid for the whole run.
 
     The prompt pool, heads and Gaussian statistics are allocated for every task up front, so
     a checkpoint of any task loads strictly into a fresh model; ``num_seen_tasks`` and
@@ -57,6 +65,9 @@ class CLIPPromptClassifier(FiniteLossModel):
         second_stage_fusion_weight (float): alpha of the fused score. Defaults to 0.3.
         lora (dict, optional): ``dict(rank=8, alpha=16, layers=[...], target_modules=('q_proj',
             'v_proj'), dropout=0.0)``: peft LoRA on those vision layers, trained in stage 2.
+        save_frozen_clip (bool, optional): Keep the frozen CLIP weights in the state dict.
+            Defaults to True only for a randomly initialised CLIP (``pretrained=None``):
+            pretrained weights are rebuilt from the config, checked by a checksum.
         data_preprocessor (dict, optional): Defaults to ``CLIPDataPreprocessor``.
         skip_nonfinite (bool): See ``FiniteLossModel``. Defaults to False.
     """
@@ -76,6 +87,7 @@ class CLIPPromptClassifier(FiniteLossModel):
                  second_stage_logit_scale: Optional[float] = None,
                  second_stage_fusion_weight: float = 0.3,
                  lora: Optional[dict] = None,
+                 save_frozen_clip: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
                  skip_nonfinite: bool = False) -> None:
         super().__init__(
@@ -107,9 +119,12 @@ class CLIPPromptClassifier(FiniteLossModel):
         self.second_stage_start_task = second_stage_start_task
         self.second_stage_logit_scale = second_stage_logit_scale
         self.second_stage_fusion_weight = second_stage_fusion_weight
-        self.lora_parameters: List[nn.Parameter] = self._inject_lora(lora)
+        self.lora_parameters: List[nn.Parameter] = inject_vision_lora(self.clip, lora)
         self.register_buffer('num_seen_tasks', torch.zeros((), dtype=torch.long))
         self.register_buffer('head_ready', torch.zeros(len(self.task_sizes), dtype=torch.bool))
+        if not (save_frozen_clip if save_frozen_clip is not None else
+                clip.get('pretrained') is None):  # rebuilt from the config's weights on load
+            exclude_frozen_weights(self, 'clip.', keep=('lora_', ))
         self.class_names: List[str] = []
         self.current_task: Optional[int] = None
         self.stage = 1
@@ -118,39 +133,6 @@ class CLIPPromptClassifier(FiniteLossModel):
         self._new_class_means: Optional[Tensor] = None
 
     # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _build_hinge(cfg: Optional[dict], source: str) -> Optional[nn.Module]:
-        if cfg is None:
-            return None
-        loss = MODELS.build(dict(cfg, pair_source=cfg.get('pair_source', source)))
-        if loss.pair_source != source:
-            raise ValueError(f'{source}_hinge_loss must have pair_source={source!r}')
-        return loss
-
-    def _inject_lora(self, cfg: Optional[dict]) -> List[nn.Parameter]:
-        if cfg is None:
-            return []
-        from peft import LoraConfig, inject_adapter_in_model
-        cfg = dict(cfg)
-        layers = cfg.pop('layers')
-        modules = cfg.pop('target_modules', ('q_proj', 'v_proj'))
-        num_layers = self.clip.config.vision_config.num_hidden_layers
-        bad = [i for i in layers if not 0 <= i < num_layers]
-        if bad:
-            raise ValueError(f'lora.layers {bad} out of range: the vision encoder has '
-                             f'{num_layers} layers')
-        targets = [f'encoder.layers.{i}.self_attn.{m}' for i in layers for m in modules]
-        lora_config = LoraConfig(r=cfg.pop('rank', 8), lora_alpha=cfg.pop('alpha', 16),
-                                 lora_dropout=cfg.pop('dropout', 0.0), target_modules=targets)
-        if cfg:
-            raise ValueError(f'lora: unknown keys {sorted(cfg)} (accepted: rank, alpha, '
-                             'layers, target_modules, dropout)')
-        inject_adapter_in_model(lora_config, self.clip.vision_model)
-        params = [p for n, p in self.clip.vision_model.named_parameters() if 'lora_' in n]
-        for p in params:
-            p.requires_grad_(False)
-        return params
-
     def init_weights(self) -> None:
         """Nothing to do: CLIP is loaded and prompts / heads initialised at construction.
 
@@ -252,24 +234,16 @@ class CLIPPromptClassifier(FiniteLossModel):
         """Whether the current stage trains on images, not cached features (LoRA in stage 2)."""
         return self.stage == 2 and bool(self.lora_parameters)
 
-    def set_task_features(self, feats: Tensor, labels: Tensor) -> None:
-        """Features of the current task's training set (for image hard pairs).
-
-        Args:
-            feats (Tensor): [N, D] image features.
-            labels (Tensor): [N] int64 labels of the current task's classes.
-        """
-        start, end = self.class_range(self.current_task)
-        means = torch.stack([feats[labels == c].mean(0) for c in range(start, end)])
-        self._new_class_means = means
-        self._hard_pairs.pop('image', None)
-
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: Tensor) -> Tensor:
-        """Projected image features [B, D] of normalised images [B, 3, H, W]."""
-        if self.training and self.needs_images:
+        """Projected image features [B, D] of the frozen encoder (LoRA off) for normalised
+        images [B, 3, H, W]: what prompts, replay, statistics and hard pairs use."""
+        with torch.no_grad(), lora_disabled(self.clip, self.lora_parameters):
             return encode_image(self.clip, inputs)
-        with torch.no_grad():
+
+    def head_feat(self, inputs: Tensor) -> Tensor:
+        """Image features [B, D] of the heads: through the LoRA-adapted encoder."""
+        with torch.set_grad_enabled(self.training and self.needs_images):
             return encode_image(self.clip, inputs)
 
     def _group_text_features(self, task_id: int, grad: bool) -> Tensor:
@@ -300,69 +274,45 @@ class CLIPPromptClassifier(FiniteLossModel):
             feats.append(self._text_cache[g])
         return torch.cat(feats)
 
-    @torch.no_grad()
-    def raw_text_features(self, class_ids: Tensor) -> Tensor:
-        """Normalised features of ``raw_text_template`` for ``class_ids`` (no prompts)."""
-        texts = [self.raw_text_template.format(self.class_names[c].replace('_', ' '))
-                 for c in class_ids.tolist()]
-        ids = self.tokenizer(texts, self.prompt_learner.context_length)
-        return F.normalize(encode_text_ids(self.clip, ids.to(self.head_ready.device)), dim=-1)
-
     def clip_logits(self, feats: Tensor, text: Tensor) -> Tensor:
         """``exp(logit_scale) * cos(feats, text)``: [B, n_classes]."""
         return self.clip.logit_scale.exp() * F.normalize(feats, dim=-1) @ text.t()
 
     def head_logits(self, feats: Tensor, task_id: int) -> Tensor:
-        """Scaled logits [B, n_t] of task ``task_id``'s head on normalised features."""
+        """Scaled logits [B, n_t] of task ``task_id``'s head on normalised features, centred
+        over the task's classes.
+
+        Cross-entropy over a task's own classes cannot move the mean of its head's rows (the
+        softmax ignores a shift shared by all of them), and that mean starts at the task's
+        mean text feature: uncentred, every trained head would add
+        ``scale * cos(image, mean text of the task)`` to all its classes, a per-task offset
+        that pulls images towards whichever task's text is closest. Centring removes it and
+        leaves the training loss unchanged.
+        """
         scale = self.second_stage_logit_scale
         if scale is None:
             scale = self.clip.logit_scale.exp()
-        return scale * self.heads[task_id](F.normalize(feats, dim=-1))
+        logits = scale * self.heads[task_id](F.normalize(feats, dim=-1))
+        return logits - logits.mean(dim=1, keepdim=True)
 
-    def fused_logits(self, feats: Tensor) -> Tensor:
-        """``CLIP logits + alpha * head logits`` over the seen classes: [B, n_seen]."""
+    def fused_logits(self, feats: Tensor, head_feats: Optional[Tensor] = None) -> Tensor:
+        """``CLIP logits + alpha * head logits`` over the seen classes: [B, n_seen].
+
+        Args:
+            feats (Tensor): [B, D] frozen-encoder features (CLIP logits).
+            head_feats (Tensor, optional): [B, D] LoRA-adapted features for the heads.
+                Defaults to ``feats``.
+        """
         seen = self.seen_tasks
         logits = self.clip_logits(feats, self.text_features(seen))
+        head_feats = feats if head_feats is None else head_feats
         parts = []
         for t in range(seen):
             if bool(self.head_ready[t]):
-                parts.append(self.head_logits(feats, t))
+                parts.append(self.head_logits(head_feats, t))
             else:
                 parts.append(feats.new_zeros(feats.shape[0], self.task_sizes[t]))
         return logits + self.second_stage_fusion_weight * torch.cat(parts, dim=1)
-
-    # ------------------------------------------------------------------ hard pairs
-    def hard_pairs(self, source: str) -> Tensor:
-        """[P, 2] (old, new) hard pairs of the current task for ``'text'`` / ``'image'``."""
-        if source not in self._hard_pairs:
-            loss = self.text_hinge_loss if source == 'text' else self.image_hinge_loss
-            task = self.current_task
-            start, end = self.class_range(task)
-            device = self.head_ready.device
-            old_ids = torch.arange(start, device=device)
-            new_ids = torch.arange(start, end, device=device)
-            if source == 'text':
-                old_feats = self.raw_text_features(old_ids)
-                new_feats = self.raw_text_features(new_ids)
-            else:
-                if self._new_class_means is None:
-                    raise RuntimeError('image hinge loss: call set_task_features with the '
-                                       "current task's features first")
-                old_feats = self.replay_sampler.means[:start]
-                new_feats = self._new_class_means.to(device)
-            self._hard_pairs[source] = loss.select_pairs(old_feats, new_feats, old_ids,
-                                                         new_ids)
-        return self._hard_pairs[source]
-
-    def _hinge(self, source: str, text: Tensor) -> Tensor:
-        loss = self.text_hinge_loss if source == 'text' else self.image_hinge_loss
-        pairs = self.hard_pairs(source)
-        if not self.replay_sampler.has_classes(pairs[:, 0]):
-            raise RuntimeError(f'{source} hinge loss: the old classes have no Gaussian '
-                               'statistics; add GaussianReplayHook to custom_hooks (it fits '
-                               'them after every task)')
-        samples, _ = self.replay_sampler.sample(pairs[:, 0], loss.samples_per_pair)
-        return loss(samples.to(text.dtype), text[pairs[:, 0]], text[pairs[:, 1]])
 
     # ------------------------------------------------------------------ forward
     def forward(self,
@@ -388,21 +338,30 @@ class CLIPPromptClassifier(FiniteLossModel):
             dict of losses (``'loss'``), data samples with ``pred_score`` [n_seen] and
             ``pred_label`` (``'predict'``), or fused scores [B, n_seen] (``'tensor'``).
         """
+        if mode not in ('loss', 'predict', 'tensor'):
+            raise ValueError(f'Invalid mode {mode!r}')
+        head_feats = None
         if feats is None:
             if inputs is None:
                 raise ValueError('CLIPPromptClassifier needs inputs (images) or feats')
-            feats = self.extract_feat(inputs)
+            if self.lora_parameters:
+                head_feats = self.head_feat(inputs)
+            if not (mode == 'loss' and self.stage == 2):
+                feats = self.extract_feat(inputs)
+        elif self.lora_parameters and (mode != 'loss' or self.stage == 2):
+            raise ValueError('with LoRA the heads need images (the adapted encoder), not '
+                             'precomputed features')
         if mode == 'loss':
-            return self.loss(feats, labels, replay_feats, replay_labels)
+            return self.loss(feats, labels, replay_feats, replay_labels, head_feats)
         if mode == 'predict':
-            return self.predict(feats, data_samples)
-        if mode == 'tensor':
-            return self.fused_logits(feats)
-        raise ValueError(f'Invalid mode {mode!r}')
+            return self.predict(feats, data_samples, head_feats)
+        return self.fused_logits(feats, head_feats)
 
-    def loss(self, feats: Tensor, labels: Tensor, replay_feats: Optional[Tensor] = None,
-             replay_labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
-        """Stage-1 or stage-2 losses (see the class docstring)."""
+    def loss(self, feats: Optional[Tensor], labels: Tensor,
+             replay_feats: Optional[Tensor] = None, replay_labels: Optional[Tensor] = None,
+             head_feats: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Stage-1 or stage-2 losses (see the class docstring); ``head_feats`` [B, D] are
+        the LoRA-adapted features (default ``feats``)."""
         task = self.current_task
         if task is None:
             raise RuntimeError('CLIPPromptClassifier: begin_task must be called before training')
@@ -410,7 +369,7 @@ class CLIPPromptClassifier(FiniteLossModel):
             start, end = self.class_range(task)
             if bool(((labels < start) | (labels >= end)).any()):
                 raise ValueError(f'stage 2 of task {task} got labels outside [{start}, {end})')
-            logits = self.head_logits(feats, task)
+            logits = self.head_logits(feats if head_feats is None else head_feats, task)
             return dict(loss_head_ce=F.cross_entropy(logits, labels - start))
         if replay_feats is not None and len(replay_feats):
             feats = torch.cat([feats, replay_feats.to(feats.dtype)])
@@ -424,10 +383,10 @@ class CLIPPromptClassifier(FiniteLossModel):
                 losses['loss_image_hinge'] = self._hinge('image', text)
         return losses
 
-    def predict(self, feats: Tensor,
-                data_samples: Optional[List[BaseDataElement]] = None) -> List[BaseDataElement]:
+    def predict(self, feats: Tensor, data_samples: Optional[List[BaseDataElement]] = None,
+                head_feats: Optional[Tensor] = None) -> List[BaseDataElement]:
         """Fused scores of the seen classes into ``pred_score`` / ``pred_label``."""
-        scores = self.fused_logits(feats)
+        scores = self.fused_logits(feats, head_feats)
         if data_samples is None:
             data_samples = [BaseDataElement() for _ in range(scores.shape[0])]
         for sample, score in zip(data_samples, scores):

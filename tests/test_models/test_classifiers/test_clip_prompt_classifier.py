@@ -95,6 +95,18 @@ def test_lora_stage_two_changes_only_lora_and_head():
         changed
     assert any('lora_B' in k for k in changed) and 'heads.1.weight' in changed
     assert not any('layers.0' in k for k in changed)  # LoRA only on the configured layer
+    # the LoRA rule: heads see the adapted encoder, everything else the frozen one
+    plain = _model()
+    plain.load_state_dict({k.replace('.base_layer.', '.'): v
+                           for k, v in model.state_dict().items() if 'lora_' not in k})
+    model.eval()
+    plain.eval()
+    data = model.data_preprocessor(dict(inputs=_images()), False)
+    with torch.no_grad():
+        base = plain.extract_feat(data['inputs'])
+        assert torch.allclose(model.extract_feat(data['inputs']), base, atol=1e-6)
+        assert (model.head_feat(data['inputs']) - base).abs().max() > 1e-4
+    assert all(p.requires_grad for p in model.lora_parameters)  # flags survive the switch
 
 
 def test_stage_one_trains_current_prompts_with_replay_and_hinge():
@@ -131,12 +143,45 @@ def test_fused_scores_follow_the_formula():
         for task in (1, 2):
             w, b = model.heads[task].weight.double(), model.heads[task].bias.double()
             head = 7.0 * (f @ w.t() + b)
+            head = head - head.mean(1, keepdim=True)  # centred over the task's classes
             start, end = model.class_range(task)
             expected[:, start:end] += 0.3 * head
     assert scores.shape == (5, 10)
     assert torch.allclose(scores.double(), expected, atol=1e-4)
     samples = model(feats=feats, mode='predict')
     assert [int(s.pred_label) for s in samples] == scores.argmax(1).tolist()
+
+
+def test_trained_heads_add_no_per_task_offset():
+    """CE on a task's classes cannot move the mean of its head's rows (it starts at the mean
+    text feature); fused scores must not depend on that mean."""
+    model = _model(second_stage_logit_scale=50.0)
+    for task in (0, 1, 2):
+        model.begin_task(task, dict(class_names=NAMES))
+        if task:
+            model.set_stage(2)  # heads of tasks 1 and 2 from their text features
+    model.begin_task(1, dict(class_names=NAMES))
+    mean_before = model.heads[1].weight.mean(0).clone()
+    rows_before = model.heads[1].weight.clone()
+    g = torch.Generator().manual_seed(4)
+    _train_steps(model, 2, steps=20, feats=torch.randn(12, 16, generator=g),
+                 labels=torch.tensor([4, 5, 6] * 4))
+    assert (model.heads[1].weight - rows_before).abs().max() > 1e-2  # the rows moved
+    assert torch.allclose(model.heads[1].weight.mean(0), mean_before, atol=1e-6)  # mean not
+    model.eval()
+    model.begin_task(2, dict(class_names=NAMES))
+    feats = torch.randn(6, 16, generator=g)
+    with torch.no_grad():
+        fused = model(feats=feats, mode='tensor')
+        clip_only = model.clip_logits(feats, model.text_features())
+        for task in (1, 2):  # each task's head contribution sums to zero over its classes
+            start, end = model.class_range(task)
+            assert torch.allclose((fused - clip_only)[:, start:end].sum(1), torch.zeros(6),
+                                  atol=1e-4)
+        shift = torch.randn(16, generator=g)
+        model.heads[1].weight += shift  # a class-independent change of task 1's head
+        model.heads[2].weight -= 3 * shift
+        assert torch.allclose(model(feats=feats, mode='tensor'), fused, atol=1e-4)
 
 
 def test_task_checkpoint_loads_strictly_into_a_fresh_model():
