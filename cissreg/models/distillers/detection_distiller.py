@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
 from ..base_model import FiniteLossModel
+from ..losses.global_batch_scale import global_batch_scale
 from .recorder import OutputRecorder, RecordSpec, as_levels
 from .teacher import build_teacher
 
@@ -24,6 +25,7 @@ DEFAULT_DISTILL_LOSSES = dict(
         loss=dict(type='KLResponseLoss', tau=1.0, reg_max=16, loss_weight=0.001)),
 )
 _TERM_KEYS = {'loss', 'student', 'teacher', 'levels', 'connector'}
+LOSS_SCALES = ('global_batch', 'batch_mean')
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,23 @@ class DetectionDistiller(FiniteLossModel):
     distillation terms name (forward hooks, see :class:`OutputRecorder`)::
 
         loss = gt_loss_weight * (student detection losses)
-             + sum over terms of (sum over levels of term.loss(student_map, teacher_map))
+             + scale * sum over terms of (sum over levels of term.loss(student_map,
+                                                                       teacher_map))
 
     Every student loss term and every distillation term is logged under its own name
     (``loss_cls``, ``loss_bbox``, ``loss_dfl``, ``loss_cwd``, ``loss_kl_cls``, ...). Each
     term's weight is its loss's ``loss_weight``.
+
+    **One scale for all terms.** The distillation losses are batch means (CWD over images
+    and channels, KL over anchors). ``YOLOv8Head`` multiplies its detection losses by the
+    images of the global batch (``num_imgs * world_size``, ultralytics' convention, see
+    :mod:`~cissreg.models.losses.global_batch_scale`), so with ``loss_scale='global_batch'``
+    (default) the distillation terms get the same factor: the ratio of distillation to
+    detection gradient is then the same at every batch size and GPU count, and equals the
+    seed's, whose detection loss is the per-batch normalised sum *without* a batch factor
+    next to batch-mean CWD / KL terms: the seed's weights (1.0, 0.05, 0.001) mean here what
+    they meant there. ``loss_scale='batch_mean'`` leaves the terms as batch means, for a
+    student whose detection losses are batch means too (mmdet heads).
 
     Prediction, ``mode='tensor'`` and the data preprocessor are the student's, so
     ``tools/test.py`` evaluates the student. The state dict holds ``student.*`` and
@@ -94,6 +108,9 @@ class DetectionDistiller(FiniteLossModel):
         probe_size (int, optional): Side of the blank image run through both models at
             build time to size connectors and check every term. Defaults to twice the
             student preprocessor's ``pad_size_divisor`` (64 for YOLO).
+        loss_scale (str): ``'global_batch'`` (multiply the distillation terms by
+            ``num_imgs * world_size``, the student detection losses' scale) or
+            ``'batch_mean'`` (leave them as batch means). Defaults to ``'global_batch'``.
         skip_nonfinite (bool): Skip a step with a NaN / inf loss term instead of raising.
             Defaults to False.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
@@ -107,8 +124,12 @@ class DetectionDistiller(FiniteLossModel):
                  gt_loss_weight: float = 1.0,
                  teacher_cfg_options: Optional[dict] = None,
                  probe_size: Optional[int] = None,
+                 loss_scale: str = 'global_batch',
                  skip_nonfinite: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
+        if loss_scale not in LOSS_SCALES:
+            raise ValueError(f'DetectionDistiller: loss_scale must be one of {LOSS_SCALES}, '
+                             f'got {loss_scale!r}')
         student_model = MODELS.build(student)
         super().__init__(skip_nonfinite=skip_nonfinite,
                          data_preprocessor=student_model.data_preprocessor, init_cfg=init_cfg)
@@ -117,6 +138,7 @@ class DetectionDistiller(FiniteLossModel):
         object.__setattr__(self, '_teacher', build_teacher(teacher_config, teacher_ckpt,
                                                            teacher_cfg_options))
         self.gt_loss_weight = float(gt_loss_weight)
+        self.loss_scale = loss_scale
 
         term_cfgs = copy.deepcopy(DEFAULT_DISTILL_LOSSES if distill_losses is None
                                   else dict(distill_losses))
@@ -214,7 +236,8 @@ class DetectionDistiller(FiniteLossModel):
                          f'got {mode!r}')
 
     def loss(self, inputs: Tensor, data_samples: Sequence[DetDataSample]) -> Dict[str, Tensor]:
-        """Student detection losses (times ``gt_loss_weight``) and one entry per term.
+        """Student detection losses (times ``gt_loss_weight``) and one entry per term
+        (times ``num_imgs * world_size`` with ``loss_scale='global_batch'``).
 
         Args:
             inputs (Tensor): ``[B, 3, H, W]`` batch.
@@ -226,12 +249,13 @@ class DetectionDistiller(FiniteLossModel):
         student_maps, teacher_maps, det_losses = self._record(
             inputs, run_student=lambda x: self.student.loss(x, data_samples), with_output=True)
         losses = {k: self._scale(v) if 'loss' in k else v for k, v in det_losses.items()}
+        scale = global_batch_scale(inputs.shape[0]) if self.loss_scale == 'global_batch' else 1
         for term in self.terms:
             if term.name in losses:
                 raise ValueError(f'DetectionDistiller: distillation term {term.name!r} has the '
                                  'name of a student loss; rename it')
-            losses[term.name] = self._term_loss(term, student_maps[term.name],
-                                                teacher_maps[term.name])
+            losses[term.name] = scale * self._term_loss(term, student_maps[term.name],
+                                                        teacher_maps[term.name])
         return losses
 
     def _scale(self, value: Union[Tensor, List[Tensor]]) -> Union[Tensor, List[Tensor]]:

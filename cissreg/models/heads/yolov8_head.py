@@ -10,6 +10,7 @@ from torch import Tensor
 from torchvision.ops import batched_nms
 
 from cissreg.registry import MODELS, TASK_UTILS
+from ..losses.global_batch_scale import global_batch_scale
 
 DEFAULT_LOSS_CLS = dict(type='BCEWithLogitsLoss', reduction='mean', loss_weight=0.5)
 DEFAULT_LOSS_BBOX = dict(type='IoULoss', iou_mode='ciou', reduction='mean', loss_weight=7.5)
@@ -37,11 +38,13 @@ class YOLOv8Head(BaseModule):
     ``1 - CIoU`` of the positive anchors weighted by their target score, divided by ``S``;
     ``loss_dfl`` is the DFL of the positive anchors' four sides (targets in stride units,
     clipped to ``reg_max - 1 - 0.01``) weighted the same way, divided by ``4 * S``. Every
-    term is then multiplied by the number of images times the world size, like ultralytics
+    term is then multiplied by the number of images times the world size
+    (:func:`~cissreg.models.losses.global_batch_scale.global_batch_scale`), like ultralytics
     (``loss.sum() * batch_size``, times ``world_size`` under DDP) and mmyolo: gradient
     averaging over images and ranks then matches ultralytics, so its hyper-parameters (lr,
     weight decay, the 7.5 / 0.5 / 1.5 gains) transfer unchanged. Logged values divided by
-    the batch size equal ultralytics' ``loss_items``.
+    the batch size equal ultralytics' ``loss_items``. Terms added to these losses (e.g.
+    distillation) must use the same factor.
 
     Args:
         head_module (dict): Config of the layers (``YOLOv8HeadModule``); its
@@ -248,7 +251,7 @@ class YOLOv8Head(BaseModule):
                                  weight=fg_weight[:, None].expand(-1, 4).reshape(-1),
                                  avg_factor=avg_factor * 4)
 
-        scale = num_imgs * get_world_size()
+        scale = global_batch_scale(num_imgs, get_world_size())
         return dict(loss_cls=loss_cls * scale, loss_bbox=loss_bbox * scale,
                     loss_dfl=loss_dfl * scale)
 
