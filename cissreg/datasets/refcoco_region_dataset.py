@@ -41,7 +41,7 @@ class RefCocoRegionDataset(BaseDataset):
                           ('instances_file', osp.join(data_root, instances_file))):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{key}: {path!r} not found (data_root + {key})')
-        super().__init__(ann_file=osp.join(data_root, instances_file), data_root=data_root,
+        super().__init__(ann_file=instances_file, data_root=data_root,
                          pipeline=list(pipeline), **kwargs)
 
     def load_data_list(self) -> List[Dict]:

@@ -160,7 +160,7 @@ class RegionPairDataset(BaseDataset):
                 build_word_tokenizer(region_pair_vocabulary(), save_dir=tok_dir)
         elif not osp.isfile(ann_file):
             raise FileNotFoundError(f'annotation file {ann_file!r} (data_root + split) not found')
-        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
+        super().__init__(ann_file=f'{split}.json', data_root=data_root, pipeline=list(pipeline),
                          **kwargs)
 
     def load_data_list(self) -> List[Dict]:

@@ -30,14 +30,18 @@ def build_vision_encoder(type: str, config: Optional[dict] = None,
 
 def build_causal_lm(vocab_size: int, config: Optional[dict] = None,
                     pretrained: Optional[str] = None) -> nn.Module:
-    """``AutoModelForCausalLM`` from a config dict (``model_type`` + sizes) or a local folder;
-    the input embeddings are resized to ``vocab_size`` when they are smaller."""
+    """``AutoModelForCausalLM`` from a config dict (``model_type`` + sizes) or a local folder.
+
+    A config without ``vocab_size`` gets ``vocab_size`` (the tokenizer's length); one with a
+    larger ``vocab_size`` (a padded LM head, e.g. Qwen2's) keeps it. The input embeddings
+    are resized to ``vocab_size`` when they are smaller.
+    """
     if pretrained is not None:
         lm = AutoModelForCausalLM.from_pretrained(pretrained, local_files_only=True)
     else:
         config = dict(config or {})
-        lm = AutoModelForCausalLM.from_config(
-            AutoConfig.for_model(**dict(config, vocab_size=vocab_size)))
+        config['vocab_size'] = max(config.get('vocab_size', 0), vocab_size)
+        lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
     if lm.get_input_embeddings().num_embeddings < vocab_size:
         lm.resize_token_embeddings(vocab_size)
     return lm

@@ -1,0 +1,74 @@
+# Pseudo-Gumbel self-training on procedural region pairs with a tiny, randomly initialised
+# region MLLM: a supervised caption + mask warm-up stage, then Pseudo-Gumbel training (the
+# EMA teacher captions region 1, the student segments the same object in scene 2 through the
+# straight-through Gumbel embeddings of its own caption logits). CPU, no download.
+_base_ = ['../_base_/models/pseudo_gumbel_tiny.py', '../_base_/default_runtime.py']
+
+# ---- frequently changed ----
+data_root = 'data/region_pairs'
+num_train_pairs = 600
+num_val_pairs = 100
+img_size = 64
+max_caption_len = 8         # teacher caption tokens T (64 in the 4B config)
+warmup_epochs = 6           # stage 1: supervised captions + masks
+pseudo_gumbel_epochs = 4    # stage 2: the six Pseudo-Gumbel steps
+stage2_mode = 'pseudo_gumbel'   # 'hard_ids' cuts the Gumbel path (teacher ids fed as hard ids)
+batch_size = 16
+lr = 1e-3
+ema_momentum = 0.99
+ema_warmup_iters = 20
+vocabulary = ['the', 'describe', 'this', 'region', 'please', 'segment',
+              'red', 'green', 'blue', 'yellow', 'circle', 'square', 'triangle']
+
+tokenizer = dict(path=data_root + '/tokenizer', words=vocabulary)
+model = dict(
+    mllm=dict(tokenizer=tokenizer, vision_encoder=dict(config=dict(image_size=img_size))),
+    max_caption_len=max_caption_len,
+    train_mode='supervised')
+
+pipeline = [
+    dict(type='LoadRegionPair'),
+    dict(type='ResizeRegionPair', size=img_size),
+    dict(type='TokenizeCaption', tokenizer=tokenizer, max_len=max_caption_len),
+    dict(type='PackRegionPair')
+]
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='RegionPairDataset', data_root=data_root, split='train',
+                 num_pairs=num_train_pairs, img_size=img_size, pipeline=pipeline))
+val_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='RegionPairDataset', data_root=data_root, split='val',
+                 num_pairs=num_val_pairs, img_size=img_size, pipeline=pipeline,
+                 test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='RISMetric')
+test_evaluator = val_evaluator
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=warmup_epochs + pseudo_gumbel_epochs,
+                 val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+# trainable parameters only: LoRA, projector, grounding encoder, decoder, text_hidden_fcs
+optim_wrapper = dict(
+    type='OptimWrapper',
+    constructor='TrainableParamsOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=lr, weight_decay=0.0),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30)]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1, save_last=True),
+    # stage switch: supervised warm-up -> stage2_mode; the teacher starts as the student
+    train_mode=dict(type='TrainModeSwitchHook', switch_epoch=warmup_epochs,
+                    before='supervised', after=stage2_mode, sync_teacher=True),
+    ema_teacher=dict(type='EMATeacherHook', momentum=ema_momentum,
+                     warmup_iters=ema_warmup_iters, begin_epoch=warmup_epochs))
