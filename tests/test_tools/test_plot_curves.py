@@ -66,7 +66,7 @@ def test_default_keys_write_train_and_val_pngs(resumed_work_dir):
     result = _run(resumed_work_dir)
     assert result.returncode == 0, result.stderr
     out_dir = resumed_work_dir / 'curves'
-    for name in ('train_curves.png', 'val_curves.png'):
+    for name in ('overview.png', 'train_curves.png', 'val_curves.png'):
         _assert_png(out_dir / name)
         assert str(out_dir / name) in result.stdout
 
@@ -119,3 +119,27 @@ def test_mmcv_log_json_counts_global_iterations(tmp_path):
     _load_tool().main([str(tmp_path), '--out', str(tmp_path / 'o')])
     _assert_png(tmp_path / 'o' / 'train_curves.png')
     _assert_png(tmp_path / 'o' / 'val_curves.png')
+
+
+def test_not_available_series_skipped_and_headline_keys_first(tmp_path):
+    """-1 (n/a) metrics are not drawn; mAP, mAP50 and the total loss lead their pages."""
+    records = []
+    for epoch in (1, 2, 3):
+        records.append(dict(loss_dfl=1.0 / epoch, loss=3.0 / epoch, loss_cls=1.0, epoch=epoch,
+                            iter=epoch, step=epoch))
+        records.append({'coco/bbox_mAP_l': -1.0, 'coco/bbox_mAP_s': -1.0 if epoch < 3 else 0.2,
+                        'coco/bbox_AR@100': 0.3, 'coco/bbox_mAP_50': 0.5,
+                        'coco/bbox_mAP': 0.4 * epoch, 'step': epoch})
+    _write_lines(tmp_path / '20260101_000000' / 'vis_data' / 'scalars.json', records)
+    tool = _load_tool()
+    val = tool.drop_not_available(tool.read_log(tool.find_log_files(str(tmp_path))[0])[1])
+    assert 'coco/bbox_mAP_l' not in val and val['coco/bbox_mAP_s'] == [(3, 0.2)]
+    keys = tool.headline_first([k for k in val if k not in tool.BOOKKEEPING_KEYS],
+                               tool.HEADLINE_METRICS)
+    assert keys[:2] == ['coco/bbox_mAP', 'coco/bbox_mAP_50']
+    assert tool.headline_first(['loss_cls', 'loss_dfl', 'loss'], ['loss'])[0] == 'loss'
+    written = tool.main([str(tmp_path)])
+    assert [osp.basename(w) for w in written] == ['overview.png', 'train_curves.png',
+                                                  'val_curves.png']
+    for path in written:
+        _assert_png(path)

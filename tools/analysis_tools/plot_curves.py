@@ -6,8 +6,12 @@ there are none, mmcv-style ``*.log.json`` files (lines with ``mode: train|val``)
 timestamps (an interrupted run and its resumptions) are concatenated in time order; where they
 overlap, the later run's points replace the earlier ones.
 
-Writes ``train_curves.png`` (training keys vs iteration) and ``val_curves.png`` (metric keys vs
-epoch, or vs iteration for an iteration-based run), one subplot per key.
+Writes ``overview.png`` (the run at a glance: training loss vs iteration next to validation
+mAP50-95 and mAP50 vs epoch), ``train_curves.png`` (training keys vs iteration: ``loss``
+first, then ``loss_*``) and ``val_curves.png`` (metric keys vs epoch, or vs iteration for an
+iteration-based run: mAP50-95 and mAP50 first), one subplot per key. Metrics that are n/a
+(``-1``, e.g. ``coco/bbox_mAP_l`` when no large object exists) are not drawn: such points are
+dropped and a key with only n/a values is skipped.
 
 Example::
 
@@ -34,6 +38,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 POSITION_KEYS = frozenset(('step', 'epoch', 'iter', 'mode'))
 # Keys of validation lines that are bookkeeping, not metrics (plotted only when asked for).
 BOOKKEEPING_KEYS = frozenset(('lr', 'time', 'data_time', 'memory', 'eta'))
+# Metrics drawn first (and on the overview page), in this order, when present.
+HEADLINE_METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'voc/mAP50', 'accuracy')
+NOT_AVAILABLE = -1.0
 
 Series = Dict[str, List[Tuple[float, float]]]
 
@@ -139,6 +146,45 @@ def concat_runs(runs: Sequence[Series]) -> Series:
     return {k: sorted(pts) for k, pts in merged.items() if pts}
 
 
+def drop_not_available(series: Series) -> Series:
+    """Drop n/a (``-1``) points; keys left without points are removed."""
+    kept = {k: [p for p in pts if p[1] != NOT_AVAILABLE] for k, pts in series.items()}
+    return {k: pts for k, pts in kept.items() if pts}
+
+
+def headline_first(keys: Sequence[str], first: Sequence[str]) -> List[str]:
+    """``keys`` with the ones in ``first`` leading in that order, the rest sorted."""
+    lead = [k for k in first if k in keys]
+    return lead + sorted(k for k in keys if k not in lead)
+
+
+def plot_overview(train: Series, val: Series, loss_key: Optional[str], metric_keys: List[str],
+                  xlabel: str, title: str, out_file: str) -> None:
+    """One page: training loss (left) and validation headline metrics (right)."""
+    panels = [p for p in (loss_key, metric_keys) if p]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    axes = list(axes.flat)
+    if loss_key:
+        ax = axes.pop(0)
+        xs, ys = zip(*train[loss_key])
+        ax.plot(xs, ys)
+        ax.set(title=f'train {loss_key}', xlabel='iter')
+        ax.grid(alpha=0.3)
+    if metric_keys:
+        ax = axes.pop(0)
+        for key in metric_keys:
+            xs, ys = zip(*val[key])
+            ax.plot(xs, ys, marker='o' if len(xs) < 30 else None, markersize=3, label=key)
+        ax.set(title='validation', xlabel=xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.savefig(out_file, dpi=100)
+    plt.close(fig)
+
+
 def plot_series(series: Series, keys: Sequence[str], xlabel: str, title: str,
                 out_file: str) -> None:
     """Plot each key in its own subplot and save the figure as PNG.
@@ -163,7 +209,7 @@ def plot_series(series: Series, keys: Sequence[str], xlabel: str, title: str,
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (3.5 * nrows)))  # room for the title
     fig.savefig(out_file, dpi=100)
     plt.close(fig)
 
@@ -184,8 +230,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = parse_args(argv)
     files = find_log_files(args.work_dir)
     logs = [read_log(f) for f in files]
-    train = concat_runs([log[0] for log in logs])
-    val = concat_runs([log[1] for log in logs])
+    train = drop_not_available(concat_runs([log[0] for log in logs]))
+    val = drop_not_available(concat_runs([log[1] for log in logs]))
     by_epoch = any(log[2] for log in logs)
 
     if args.keys:
@@ -196,16 +242,24 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         train_keys = [k for k in args.keys if k in train]
         val_keys = [k for k in args.keys if k not in train]
     else:
-        train_keys = sorted(k for k in train if k.startswith('loss'))
-        val_keys = sorted(k for k in val if k not in BOOKKEEPING_KEYS)
+        train_keys = headline_first([k for k in train if k.startswith('loss')], ['loss'])
+        val_keys = headline_first([k for k in val if k not in BOOKKEEPING_KEYS],
+                                  HEADLINE_METRICS)
 
     out_dir = args.out or osp.join(
         args.work_dir if osp.isdir(args.work_dir) else osp.dirname(args.work_dir), 'curves')
     os.makedirs(out_dir, exist_ok=True)
     written = []
+    val_xlabel = 'epoch' if by_epoch else 'iter'
+    loss_key = 'loss' if 'loss' in train_keys else (train_keys[0] if train_keys else None)
+    headline = [k for k in HEADLINE_METRICS if k in val_keys][:2]
+    if not args.keys and (loss_key or headline):
+        out_file = osp.join(out_dir, 'overview.png')
+        plot_overview(train, val, loss_key, headline, val_xlabel, str(args.work_dir), out_file)
+        written.append(out_file)
     for keys, series, xlabel, name in (
             (train_keys, train, 'iter', 'train_curves.png'),
-            (val_keys, val, 'epoch' if by_epoch else 'iter', 'val_curves.png')):
+            (val_keys, val, val_xlabel, 'val_curves.png')):
         if keys:
             out_file = osp.join(out_dir, name)
             plot_series(series, keys, xlabel, f'{name[:-4]} ({args.work_dir})', out_file)
