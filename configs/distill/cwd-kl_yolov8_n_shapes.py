@@ -1,39 +1,13 @@
-# Student YOLOv8-n on all 6 shapes classes, distilled from the first-half teacher
-# (./yolov8_n_teacher-first-half_shapes.py): loss = w_gt * detection + w_cwd * CWD on the
-# neck levels + w_resp * KL on the class logits (teacher's classes) and box distributions.
-# Train the teacher first:
+# YOLOv8-n student on all 6 shapes classes distilled from the first-half teacher (CWD + KL, the
+# seed's weights). Train the teacher first:
 #   python tools/train.py configs/distill/yolov8_n_teacher-first-half_shapes.py
-_base_ = '../yolov8/yolov8_n_shapes.py'
+_base_ = ['../yolov8/yolov8_n_shapes.py', '../_base_/models/yolov8_distill_cwd-kl.py']
 
 # ---- frequently changed ----
 teacher_config = '{{fileDirname}}/yolov8_n_teacher-first-half_shapes.py'
-# a checkpoint file, or the teacher's work dir (its last_checkpoint is used)
-teacher_ckpt = 'work_dirs/yolov8_n_teacher-first-half_shapes'
-class_indexes = [0, 1, 2]  # student class of teacher class j (circle, square, triangle)
-w_gt, w_cwd, w_resp = 1.0, 0.05, 0.001
-tau = 1.0
+teacher_ckpt = 'work_dirs/yolov8_n_teacher-first-half_shapes'  # a .pth or the teacher's work dir
 
-model = dict(
-    _delete_=True,
-    type='DetectionDistiller',
-    student=_base_.model,
-    teacher_config=teacher_config,
-    teacher_ckpt=teacher_ckpt,
-    gt_loss_weight=w_gt,
-    distill_losses=dict(
-        loss_cwd=dict(
-            student='neck',
-            loss=dict(type='ChannelWiseDivergence', tau=tau, loss_weight=w_cwd)),
-        loss_kl_cls=dict(
-            student='cls_scores',
-            loss=dict(type='KLResponseLoss', tau=tau, class_indexes=class_indexes,
-                      mode='softmax', loss_weight=w_resp)),
-        loss_kl_box=dict(
-            student='bbox_dist_preds',
-            loss=dict(type='KLResponseLoss', tau=tau, reg_max=16, loss_weight=w_resp))))
-
-custom_hooks = [
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, tau=2000,
-         update_buffers=True, strict_load=False, priority=49),
-    dict(type='BackboneFreezeHook', freeze_epochs=_base_.freeze_epochs, module='student.backbone'),
-]
+model = dict(_delete_=True, type='DetectionDistiller', student=_base_.model,
+             teacher_config=teacher_config, teacher_ckpt=teacher_ckpt,
+             distill_losses=_base_.distill_losses)
+default_hooks = dict(backbone_freeze=dict(module='student.backbone'))

@@ -1,15 +1,7 @@
-# YOLOv8-l on MAR20: the n recipe with ultralytics' l scale (deepen 1.0, widen 1.0, last stage 512).
+# YOLOv8-l on MAR20: the n recipe at ultralytics' l scale (deepen, widen, last stage =
+# 1.0, 1.0, 512) with l-size augmentation (affine scale 0.9, mixup 0.15).
 _base_ = './yolov8_n_sgd-300e_mar20.py'
 
-deepen_factor = 1.0
-widen_factor = 1.0
-last_stage_out_channels = 512
-
-model = dict(
-    backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor,
-                  last_stage_out_channels=last_stage_out_channels),
-    neck=dict(deepen_factor=deepen_factor, widen_factor=widen_factor,
-              in_channels=[256, 512, last_stage_out_channels],
-              out_channels=[256, 512, last_stage_out_channels]),
-    bbox_head=dict(head_module=dict(widen_factor=widen_factor,
-                                    in_channels=[256, 512, last_stage_out_channels])))
+model = _base_.model_scales['l']
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipelines['l']))
+default_hooks = dict(pipeline_switch=dict(switch_pipeline=_base_.close_mosaic_pipelines['l']))

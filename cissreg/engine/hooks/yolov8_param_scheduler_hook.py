@@ -41,6 +41,10 @@ class YOLOv8ParamSchedulerHook(Hook):
       (``B`` = total batch);
     * afterwards every group's lr is ``initial_lr * lf(e)`` (:func:`ultralytics_lr_lambda`).
 
+    When training starts it also sets a nominal-batch optimizer wrapper's ``accumulate`` and
+    weight decay from the train dataloader's batch size and the world size, so a config or
+    ``--cfg-options`` changing the batch size needs nothing else.
+
     It replaces mmengine's ``ParamSchedulerHook`` (``default_hooks.param_scheduler``) and owns
     lr / momentum: the config's ``param_scheduler`` must be None. ``max_epochs`` defaults to
     the train loop's, so a child config changes it in ``train_cfg`` only. Everything is a
@@ -86,9 +90,13 @@ class YOLOv8ParamSchedulerHook(Hook):
         if runner.param_schedulers:
             raise ValueError('YOLOv8ParamSchedulerHook sets lr and momentum itself: set '
                              '`param_scheduler = None` in the config')
+        wrapper = runner.optim_wrapper
+        if hasattr(wrapper, 'configure_nominal_batch'):  # accumulate / decay for the real batch
+            wrapper.configure_nominal_batch(
+                runner.train_dataloader.batch_size * get_world_size(), self.nominal_batch_size)
         max_epochs = self.max_epochs or runner.max_epochs
         self._lf = ultralytics_lr_lambda(self.scheduler_type, self.lr_factor, max_epochs)
-        for group in runner.optim_wrapper.optimizer.param_groups:
+        for group in wrapper.optimizer.param_groups:
             group.setdefault('initial_lr', group['lr'])
             if 'momentum' in group:
                 group.setdefault('initial_momentum', group['momentum'])

@@ -50,8 +50,11 @@ def dkd_param_groups(model: nn.Module, lr: float, weight_decay: float,
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class DKDOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Build the optimizer over :func:`dkd_param_groups` (lr and weight decay from
-    ``optimizer``; ``paramwise_cfg=dict(head_lr_mult=10)``).
+    """Build the optimizer over :func:`dkd_param_groups`.
+
+    lr and weight decay come from ``optimizer``; ``paramwise_cfg`` may set ``head_lr_mult``
+    (default 10) and ``incremental_lr``, the backbone lr of steps > 0 (DKD: 1e-3 in step 0,
+    1e-4 later on VOC).
 
     The ``IncrementalLoop`` builds a fresh optimizer per step through the runner, so the
     groups follow the model's current step.
@@ -61,9 +64,12 @@ class DKDOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if is_model_wrapper(model):
             model = model.module
         cfg = self.optimizer_cfg.copy()
+        paramwise = self.paramwise_cfg or {}
         lr = cfg['lr']
+        if model.step > 0 and paramwise.get('incremental_lr') is not None:
+            lr = cfg['lr'] = paramwise['incremental_lr']
         weight_decay = cfg.get('weight_decay', 0.0)
-        head_lr_mult = (self.paramwise_cfg or {}).get('head_lr_mult', 10.0)
+        head_lr_mult = paramwise.get('head_lr_mult', 10.0)
         cfg['params'] = dkd_param_groups(model, lr, weight_decay, head_lr_mult)
         optimizer = OPTIMIZERS.build(cfg)
         wrapper_cfg = self.optim_wrapper_cfg.copy()

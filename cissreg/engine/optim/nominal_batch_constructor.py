@@ -27,7 +27,8 @@ from mmengine.logging import print_log
 from torch import nn
 
 from cissreg.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
-from .nominal_batch_optim_wrapper import NominalBatchAmpOptimWrapper, NominalBatchOptimWrapper
+from .nominal_batch_optim_wrapper import (NominalBatchAmpOptimWrapper, NominalBatchOptimWrapper,
+                                          nominal_batch_scaling)
 
 __all__ = ['NominalBatchOptimWrapperConstructor', 'nominal_batch_scaling',
            'ultralytics_param_groups']
@@ -35,22 +36,6 @@ __all__ = ['NominalBatchOptimWrapperConstructor', 'nominal_batch_scaling',
 _FP32_TYPES = (None, 'OptimWrapper', 'NominalBatchOptimWrapper')
 _AMP_TYPES = ('AmpOptimWrapper', 'NominalBatchAmpOptimWrapper')
 _NORM_TYPES = tuple(v for k, v in nn.__dict__.items() if 'Norm' in k and isinstance(v, type))
-
-
-def nominal_batch_scaling(total_batch_size: int,
-                          nominal_batch_size: int = 64) -> Tuple[int, float]:
-    """ultralytics' ``accumulate`` and weight-decay factor for a total batch size.
-
-    Args:
-        total_batch_size (int): Images per iteration over all GPUs.
-        nominal_batch_size (int): ultralytics ``nbs``. Defaults to 64.
-
-    Returns:
-        tuple[int, float]: ``accumulate = max(round(nbs / B), 1)`` and
-        ``B * accumulate / nbs``.
-    """
-    accumulate = max(round(nominal_batch_size / total_batch_size), 1)
-    return accumulate, total_batch_size * accumulate / nominal_batch_size
 
 
 def ultralytics_param_groups(model: nn.Module) -> Tuple[List, List, List]:
@@ -80,7 +65,7 @@ class NominalBatchOptimWrapperConstructor:
 
         optim_wrapper = dict(
             constructor='NominalBatchOptimWrapperConstructor',
-            batch_size_per_gpu=16,          # the train dataloader's batch size
+            batch_size_per_gpu=16,          # optional, see below
             nominal_batch_size=64,          # ultralytics nbs
             optimizer=dict(type='SGD', lr=0.01, momentum=0.937, nesterov=True,
                            weight_decay=0.0005),
@@ -88,8 +73,10 @@ class NominalBatchOptimWrapperConstructor:
 
     Args:
         optim_wrapper_cfg (dict): ``optimizer`` (``type`` any torch optimizer or ``'auto'``;
-            ``weight_decay`` is the per-64-images value), ``batch_size_per_gpu`` (required),
-            ``nominal_batch_size`` (default 64), ``amp`` (``'auto'``, True or False; default
+            ``weight_decay`` is the per-64-images value), ``batch_size_per_gpu`` (the train
+            dataloader's; ``YOLOv8ParamSchedulerHook`` re-applies the scaling from the real
+            dataloader when training starts, so it may be omitted with that hook; without
+            hook and value the batch is taken as 64), ``nominal_batch_size`` (default 64), ``amp`` (``'auto'``, True or False; default
             ``'auto'``), ``auto_cfg`` (for ``type='auto'``: ``num_classes``, ``num_images``,
             ``max_epochs``), ``type`` (default the fp32 / AMP nominal-batch wrapper) and the
             wrapper's other arguments (``clip_grad``...).
@@ -102,11 +89,9 @@ class NominalBatchOptimWrapperConstructor:
             raise ValueError('NominalBatchOptimWrapperConstructor: paramwise_cfg is not '
                              'supported (parameter groups follow ultralytics); remove it')
         cfg = dict(optim_wrapper_cfg)
-        if 'batch_size_per_gpu' not in cfg:
-            raise ValueError('NominalBatchOptimWrapperConstructor: set optim_wrapper.'
-                             'batch_size_per_gpu to the train dataloader batch size')
-        self.batch_size_per_gpu = int(cfg.pop('batch_size_per_gpu'))
         self.nominal_batch_size = int(cfg.pop('nominal_batch_size', 64))
+        batch = cfg.pop('batch_size_per_gpu', None)
+        self.batch_size_per_gpu = None if batch is None else int(batch)
         self.amp = cfg.pop('amp', 'auto')
         self.auto_cfg = cfg.pop('auto_cfg', None)
         self.optimizer_cfg = dict(cfg.pop('optimizer'))
@@ -138,16 +123,17 @@ class NominalBatchOptimWrapperConstructor:
         """Build the wrapper for ``model`` (unwrapped from DDP)."""
         if hasattr(model, 'module'):
             model = model.module
-        total_batch = self.batch_size_per_gpu * get_world_size()
-        accumulate, decay_scale = nominal_batch_scaling(total_batch, self.nominal_batch_size)
+        total_batch = self.nominal_batch_size if self.batch_size_per_gpu is None else \
+            self.batch_size_per_gpu * get_world_size()
         opt, is_auto = self._resolve_auto(total_batch)
-        weight_decay = opt.pop('weight_decay', 0.0) * decay_scale
+        weight_decay = opt.pop('weight_decay', 0.0)
         biases, weights, norms = ultralytics_param_groups(model)
         bias_group = dict(params=biases, weight_decay=0.0, name='bias')
         if is_auto:
             bias_group['warmup_bias_lr'] = 0.0
         opt['params'] = [bias_group,
-                         dict(params=weights, weight_decay=weight_decay, name='weight'),
+                         dict(params=weights, weight_decay=weight_decay, name='weight',
+                              nominal_weight_decay=weight_decay),
                          dict(params=norms, weight_decay=0.0, name='norm')]
         optimizer = OPTIMIZERS.build(opt)
         wrapper_cfg = dict(self.wrapper_cfg)
@@ -159,8 +145,10 @@ class NominalBatchOptimWrapperConstructor:
         wrapper_cls = NominalBatchAmpOptimWrapper if use_amp else NominalBatchOptimWrapper
         if not use_amp:
             wrapper_cfg.pop('loss_scale', None)
+        wrapper = OPTIM_WRAPPERS.build(dict(type=wrapper_cls, optimizer=optimizer, **wrapper_cfg))
+        wrapper.configure_nominal_batch(total_batch, self.nominal_batch_size)
         print_log(f'nominal batch {self.nominal_batch_size}: {total_batch} images per '
-                  f'iteration, accumulate {accumulate}, weight decay {weight_decay:.6g} '
-                  f'({wrapper_cls.__name__})', logger='current')
-        return OPTIM_WRAPPERS.build(dict(type=wrapper_cls, optimizer=optimizer,
-                                         accumulative_counts=accumulate, **wrapper_cfg))
+                  f'iteration, accumulate {wrapper.accumulate}, weight decay '
+                  f"{optimizer.param_groups[1]['weight_decay']:.6g} ({wrapper_cls.__name__})",
+                  logger='current')
+        return wrapper

@@ -9,7 +9,7 @@ batches, and it steps when ``ni - last_opt_step >= accumulate`` (``ni`` counts b
 here do the same, so one optimizer step sees the summed gradient of about 64 images at any
 batch size and GPU count, and the ultralytics learning rates apply unchanged.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
@@ -17,7 +17,23 @@ from torch import nn
 
 from cissreg.registry import OPTIM_WRAPPERS
 
-__all__ = ['NominalBatchOptimWrapper', 'NominalBatchAmpOptimWrapper']
+__all__ = ['NominalBatchOptimWrapper', 'NominalBatchAmpOptimWrapper', 'nominal_batch_scaling']
+
+
+def nominal_batch_scaling(total_batch_size: int,
+                          nominal_batch_size: int = 64) -> Tuple[int, float]:
+    """ultralytics' ``accumulate`` and weight-decay factor for a total batch size.
+
+    Args:
+        total_batch_size (int): Images per iteration over all GPUs.
+        nominal_batch_size (int): ultralytics ``nbs``. Defaults to 64.
+
+    Returns:
+        tuple[int, float]: ``accumulate = max(round(nbs / B), 1)`` and
+        ``B * accumulate / nbs``.
+    """
+    accumulate = max(round(nominal_batch_size / total_batch_size), 1)
+    return accumulate, total_batch_size * accumulate / nominal_batch_size
 
 
 class _SumAccumulation:
@@ -44,6 +60,18 @@ class _SumAccumulation:
         if int(value) < 1:
             raise ValueError(f'{type(self).__name__}: accumulate must be >= 1, got {value}')
         self._accumulative_counts = int(value)
+
+    def configure_nominal_batch(self, total_batch_size: int,
+                                nominal_batch_size: int = 64) -> None:
+        """Set ``accumulate`` and the decay of groups with ``nominal_weight_decay`` for a batch.
+
+        ``accumulate = max(round(nbs / B), 1)`` and ``weight_decay = nominal_weight_decay * B *
+        accumulate / nbs`` (ultralytics), ``B`` the images per iteration over all GPUs.
+        """
+        self.accumulate, decay_scale = nominal_batch_scaling(total_batch_size, nominal_batch_size)
+        for group in self.optimizer.param_groups:
+            if 'nominal_weight_decay' in group:
+                group['weight_decay'] = group['nominal_weight_decay'] * decay_scale
 
     def initialize_count_status(self, model: nn.Module, init_counts: int,
                                 max_counts: int) -> None:

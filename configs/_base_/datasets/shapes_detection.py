@@ -15,6 +15,17 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
+# ultralytics' augmentation at 256 px for yolov8_n_ultralytics-recipe_shapes.py (mixup 0.0 as
+# in its default.yaml): mosaic -> affine -> HSV -> flip; letterbox -> affine in the last epochs.
+pre_transform = [dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations')]
+last_transform = [dict(type='HSVRandomAug'), dict(type='RandomFlip', prob=0.5),
+                  dict(type='PackDetInputs')]
+ultralytics_train_pipeline = pre_transform + [
+    dict(type='Mosaic', img_scale=img_scale, buffer_size=8 * train_batch_size_per_gpu),
+    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5))] + last_transform
+ultralytics_close_mosaic_pipeline = pre_transform + [
+    dict(type='LetterResize', scale=img_scale),
+    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5))] + last_transform
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadDetAnnotations'),

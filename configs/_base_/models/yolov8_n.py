@@ -58,3 +58,19 @@ model = dict(
         score_thr=0.001,
         nms=dict(type='nms', iou_threshold=0.7),
         max_per_img=300))
+
+# ultralytics' scales (deepen, widen, last stage channels); a size child config merges one:
+# `model = _base_.model_scales['m']`.
+scale_args = dict(n=(0.33, 0.25, 1024), s=(0.33, 0.5, 1024), m=(0.67, 0.75, 768),
+                  l=(1.0, 1.0, 512), x=(1.0, 1.25, 512))
+
+
+def _scale(deepen, widen, last):
+    return dict(backbone=dict(deepen_factor=deepen, widen_factor=widen,
+                              last_stage_out_channels=last),
+                neck=dict(deepen_factor=deepen, widen_factor=widen,
+                          in_channels=[256, 512, last], out_channels=[256, 512, last]),
+                bbox_head=dict(head_module=dict(widen_factor=widen, in_channels=[256, 512, last])))
+
+
+model_scales = {k: _scale(*v) for k, v in scale_args.items()}

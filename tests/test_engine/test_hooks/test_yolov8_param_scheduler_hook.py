@@ -65,8 +65,7 @@ def _run(tmp_path, scheduler_type):
                               sampler=dict(type='DefaultSampler', shuffle=False),
                               collate_fn=dict(type='default_collate')),
         train_cfg=dict(by_epoch=True, max_epochs=EPOCHS),
-        optim_wrapper=dict(constructor='NominalBatchOptimWrapperConstructor',
-                           batch_size_per_gpu=BATCH,
+        optim_wrapper=dict(constructor='NominalBatchOptimWrapperConstructor',  # batch: loader
                            optimizer=dict(type='SGD', lr=LR0, momentum=MOMENTUM, nesterov=True,
                                           weight_decay=5e-4)),
         param_scheduler=None,

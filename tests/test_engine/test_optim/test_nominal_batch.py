@@ -162,11 +162,26 @@ def test_auto_optimizer_as_ultralytics(num_images, epochs, monkeypatch):
 def test_fp32_wrapper_on_cpu_and_errors(monkeypatch):
     wrapper = _build(_model(), 16, 1, monkeypatch)
     assert type(wrapper) is NominalBatchOptimWrapper
-    with pytest.raises(ValueError, match='batch_size_per_gpu'):
-        NominalBatchOptimWrapperConstructor(dict(optimizer=dict(type='SGD', lr=0.1)))
     with pytest.raises(ValueError, match='paramwise_cfg'):
         NominalBatchOptimWrapperConstructor(dict(batch_size_per_gpu=2, optimizer=dict(
             type='SGD', lr=0.1)), paramwise_cfg=dict(norm_decay_mult=0.0))
     with pytest.raises(ValueError, match='accumulate must be'):
         wrapper.accumulate = 0
     assert np.isclose(wrapper.optimizer.param_groups[1]['weight_decay'], DECAY)
+
+
+def test_configure_nominal_batch_rescales_from_the_per_64_images_decay(monkeypatch):
+    """Built without a batch size (taken as 64), then set from the real loader (the hook)."""
+    model = _model()
+    monkeypatch.setattr('cissreg.engine.optim.nominal_batch_constructor.get_world_size',
+                        lambda: 1)
+    wrapper = NominalBatchOptimWrapperConstructor(dict(optimizer=dict(
+        type='SGD', lr=LR, momentum=MOMENTUM, weight_decay=DECAY)))(model)
+    assert wrapper.accumulate == 1 and wrapper.optimizer.param_groups[1]['weight_decay'] == DECAY
+    wrapper.configure_nominal_batch(24)
+    assert wrapper.accumulate == 3
+    assert wrapper.optimizer.param_groups[1]['weight_decay'] == pytest.approx(DECAY * 72 / 64)
+    assert [g['weight_decay'] for g in wrapper.optimizer.param_groups[::2]] == [0.0, 0.0]
+    wrapper.configure_nominal_batch(16)
+    assert wrapper.accumulate == 4
+    assert wrapper.optimizer.param_groups[1]['weight_decay'] == pytest.approx(DECAY)

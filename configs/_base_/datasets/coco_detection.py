@@ -1,0 +1,82 @@
+# COCO 2017 detection (json annotations), 640 px, ultralytics' YOLOv8 augmentation:
+#   data_root/annotations/instances_{train,val}2017.json, data_root/{train,val}2017/*.jpg
+# Training: mosaic (partners from a buffer of 8 x batch recent images) -> random affine
+# (translate 0.1, scale +-affine_scale) -> mixup -> HSV (0.015, 0.7, 0.4) -> horizontal flip.
+# `close_mosaic_pipelines` (the last epochs, PipelineSwitchHook): letterbox -> affine -> HSV
+# -> flip. Per size (mmyolo's YOLOv8 configs, the hyper-parameters of ultralytics' released
+# m / l / x weights; ultralytics' default.yaml has scale 0.5 and mixup 0.0 for every size):
+# n, s: affine scale 0.5, no mixup; m: 0.9, mixup 0.1; l, x: 0.9, mixup 0.15.
+# Differs from ultralytics: validation letterboxes every image to 640 x 640 (ultralytics
+# validates with rectangular batches), Albumentations blur / CLAHE are not applied
+# (ultralytics applies them only when the albumentations package is installed), copy-paste
+# is absent (it needs instance segments; on box-only data it is a no-op in ultralytics).
+data_root = 'data/coco/'
+img_scale = (640, 640)  # (w, h)
+train_batch_size_per_gpu = 16
+train_num_workers = 8
+val_batch_size_per_gpu = 32
+val_num_workers = 2
+size_augment = dict(n=(0.5, 0.0), s=(0.5, 0.0), m=(0.9, 0.1), l=(0.9, 0.15), x=(0.9, 0.15))
+
+pre_transform = [dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations')]
+last_transform = [dict(type='HSVRandomAug'), dict(type='RandomFlip', prob=0.5),
+                  dict(type='PackDetInputs')]
+
+
+def _affine(affine_scale):
+    return dict(type='RandomAffine',
+                scaling_ratio_range=(round(1 - affine_scale, 3), round(1 + affine_scale, 3)))
+
+
+def _train_pipeline(affine_scale, mixup_prob):
+    mosaic_affine = [
+        dict(type='Mosaic', img_scale=img_scale, buffer_size=8 * train_batch_size_per_gpu),
+        _affine(affine_scale)]
+    mixup = dict(type='MixUp', prob=mixup_prob, pre_transform=pre_transform + mosaic_affine)
+    return pre_transform + mosaic_affine + [mixup] + last_transform
+
+
+def _close_mosaic_pipeline(affine_scale):
+    return pre_transform + [dict(type='KeepRatioResize', scale=img_scale),
+                            dict(type='LetterResize', scale=img_scale),
+                            _affine(affine_scale)] + last_transform
+
+
+train_pipelines = {k: _train_pipeline(*v) for k, v in size_augment.items()}
+close_mosaic_pipelines = {k: _close_mosaic_pipeline(v[0]) for k, v in size_augment.items()}
+test_pipeline = pre_transform + [
+    dict(type='KeepRatioResize', scale=img_scale),
+    dict(type='LetterResize', scale=img_scale, allow_scale_up=False),
+    dict(type='PackDetInputs')]
+
+train_dataloader = dict(
+    batch_size=train_batch_size_per_gpu,
+    num_workers=train_num_workers,
+    persistent_workers=False,  # True breaks bit-exact resume
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='CocoDetDataset',
+        data_root=data_root,
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img_path='train2017/'),
+        filter_cfg=dict(filter_empty_gt=False),
+        pipeline=train_pipelines['n']))
+val_dataloader = dict(
+    batch_size=val_batch_size_per_gpu,
+    num_workers=val_num_workers,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='CocoDetDataset',
+        data_root=data_root,
+        ann_file='annotations/instances_val2017.json',
+        data_prefix=dict(img_path='val2017/'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='DetMetric')
+test_evaluator = val_evaluator

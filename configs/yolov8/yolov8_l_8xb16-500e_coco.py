@@ -1,0 +1,7 @@
+# YOLOv8-l on COCO: the n recipe at ultralytics' l scale (deepen, widen, last stage =
+# 1.0, 1.0, 512) with l-size augmentation (affine scale 0.9, mixup 0.15).
+_base_ = './yolov8_n_8xb16-500e_coco.py'
+
+model = _base_.model_scales['l']
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipelines['l']))
+default_hooks = dict(pipeline_switch=dict(switch_pipeline=_base_.close_mosaic_pipelines['l']))
