@@ -15,6 +15,7 @@ import os
 import os.path as osp
 import sys
 import time
+import uuid
 
 import cissreg_toy_parts as toy
 from mmengine.config import Config
@@ -45,6 +46,7 @@ def kill_cfg(work_dir: str, resume: bool = False) -> Config:
                                         max_keep_ckpts=1, save_best='score', rule='greater')
     cfg.custom_hooks = []
     cfg.resume = resume
+    cfg.experiment_name = uuid.uuid4().hex  # own logger (and log file) per runner
     return cfg
 
 

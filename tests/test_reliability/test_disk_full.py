@@ -1,21 +1,15 @@
 """Disk full while saving a checkpoint: path and bytes named, previous checkpoint kept (item 7)."""
 import errno
-import importlib
 import os
-from pathlib import Path
-
 import pytest
 import torch
 
 from cissreg.engine.runner import CissRunner
 
-TOY_DIR = Path(__file__).parents[1] / 'test_engine'
 
 
-def test_enospc_names_path_and_size_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        toy = importlib.import_module('cissreg_toy_parts')
+def test_enospc_names_path_and_size_and_keeps_the_previous_checkpoint(toy, tmp_path,
+                                                                      monkeypatch):
     real_fsync = os.fsync
 
     def full_disk(fd):

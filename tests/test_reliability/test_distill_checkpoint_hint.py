@@ -1,21 +1,10 @@
 """A distillation checkpoint loaded into the plain student points to export_student.py."""
-import importlib
-from pathlib import Path
 
 import pytest
 import torch
 
 from cissreg.engine.runner import CissRunner
 from cissreg.utils import CheckpointMismatchError
-
-TOY_DIR = Path(__file__).parents[1] / 'test_engine'
-
-
-@pytest.fixture(scope='module')
-def toy():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        return importlib.import_module('cissreg_toy_parts')
 
 
 def _load(toy, tmp_path, state_dict):

@@ -22,9 +22,8 @@ REPO = HERE.parents[1]
 
 
 @pytest.fixture(scope='module')
-def parts():
+def parts(toy):
     with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
         mp.syspath_prepend(str(HERE))
         return importlib.import_module('kill_parts')
 

@@ -1,5 +1,4 @@
 """--resume with another optimizer or class count: a named refusal (issue 13 items 4-5)."""
-import importlib
 from pathlib import Path
 
 import pytest
@@ -7,15 +6,6 @@ import torch
 
 from cissreg.engine.runner import CissRunner
 from cissreg.utils import CheckpointMismatchError
-
-TOY_DIR = Path(__file__).parents[1] / 'test_engine'
-
-
-@pytest.fixture(scope='module')
-def toy():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        return importlib.import_module('cissreg_toy_parts')
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """A truncated / random / text / empty .pth: one message naming the file and size (item 6)."""
-import importlib
 import os
 from pathlib import Path
 
@@ -9,7 +8,6 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from cissreg.engine.runner import CissRunner
 
-TOY_DIR = Path(__file__).parents[1] / 'test_engine'
 UNREADABLE = 'is not a readable PyTorch checkpoint (truncated or not a checkpoint)'
 
 
@@ -37,10 +35,7 @@ def test_unreadable_file_gets_one_message_without_unsafe_advice(tmp_path, kind):
     assert 'weights_only=False' not in message and 'trust' not in message
 
 
-def test_runner_load_from_names_the_file(tmp_path):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        toy = importlib.import_module('cissreg_toy_parts')
+def test_runner_load_from_names_the_file(toy, tmp_path):
     path = tmp_path / 'broken.pth'
     _make('truncated', path)
     cfg = toy.toy_cfg(tmp_path / 'work', max_epochs=1)

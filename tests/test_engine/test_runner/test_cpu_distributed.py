@@ -1,5 +1,4 @@
 """Distributed training on CPUs: gloo process group and DDP without device_ids."""
-import importlib
 import os
 import socket
 import subprocess
@@ -14,18 +13,10 @@ from mmengine.model import MMDistributedDataParallel
 from cissreg.engine.runner import CissRunner
 from cissreg.engine.runner.cpu_distributed import init_cpu_dist
 
-REPO = Path(__file__).resolve().parents[2]
-TOY_DIR = Path(__file__).parent
+REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason='tests the CPU-only (gloo) path; GPUs take the nccl path')
-
-
-@pytest.fixture(scope='module')
-def toy():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        return importlib.import_module('cissreg_toy_parts')
 
 
 def _free_port() -> int:

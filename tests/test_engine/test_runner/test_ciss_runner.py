@@ -1,5 +1,4 @@
 """CissRunner: exact resumption, per-epoch worker seeding, strict / partial ``load_from``."""
-import importlib
 import shutil
 from pathlib import Path
 
@@ -9,16 +8,6 @@ from mmengine.runner import Runner
 
 from cissreg.engine.runner import CissRunner
 from cissreg.utils import CheckpointMismatchError
-
-TOY_DIR = Path(__file__).parent
-
-
-@pytest.fixture(scope='module')
-def toy():
-    """The toy model / dataset / hooks module, registered into cissreg's registries."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        return importlib.import_module('cissreg_toy_parts')
 
 
 def _weights(runner) -> dict:
