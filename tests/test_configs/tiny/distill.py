@@ -1,0 +1,62 @@
+"""configs/distill: tiny detection runs (tiny/_detection.py); a distiller's teacher is shrunk
+the same way through ``teacher_cfg_options`` and gets a checkpoint built from its own config.
+
+``check`` also asserts the recipe's composition (ported from the former
+tests/test_configs/test_distill_configs.py): the student learns every class and the teacher
+the first half, CWD comes first, CWD + KL weights of the ``cwd-kl`` configs, the backbone
+freeze acts on the student.
+"""
+import hashlib
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+
+from cissreg.registry import MODELS
+from . import _detection, _shared
+
+
+def _tiny_teacher(model_cfg) -> None:
+    """Shrink the teacher via ``teacher_cfg_options``; point ``teacher_ckpt`` to its weights."""
+    teacher_cfg = Config.fromfile(model_cfg.teacher_config)
+    options = dict(model_cfg.get('teacher_cfg_options') or {})
+    teacher_cfg.merge_from_dict(options)
+    options.update(_detection.shrink_network(teacher_cfg.model))
+    key = repr((str(Path(model_cfg.teacher_config).resolve()), sorted(options.items())))
+
+    def write(directory: Path) -> None:
+        torch.manual_seed(0)
+        model = MODELS.build(teacher_cfg.model)
+        torch.save({'state_dict': model.state_dict()}, directory / 'teacher.pth')
+
+    ckpt = _shared.shared_data('teacher_' + hashlib.sha1(key.encode()).hexdigest()[:10], write)
+    model_cfg.update(teacher_cfg_options=options, teacher_ckpt=str(ckpt / 'teacher.pth'))
+
+
+def make_tiny(cfg, tmp_path: Path):
+    if 'teacher_config' in cfg.model:
+        _tiny_teacher(cfg.model)
+    return _detection.make_tiny(cfg, tmp_path)
+
+
+def check(runner, cfg) -> None:
+    _detection.check(runner, cfg)
+    model = runner.model
+    if type(model).__name__ != 'DetectionDistiller':
+        return
+    name = Path(cfg.filename).name
+    teacher_classes = model.teacher.bbox_head.num_classes
+    assert model.student.bbox_head.num_classes == 2 * teacher_classes
+    terms = [t.name for t in model.terms]
+    assert terms[0] == 'loss_cwd'
+    if name.startswith('cwd-kl'):
+        assert terms == ['loss_cwd', 'loss_kl_cls', 'loss_kl_box']
+        # None: teacher class j is student class j (the teacher's classes come first)
+        assert model.distill_losses['loss_kl_cls'].class_indexes in (
+            None, list(range(teacher_classes)))
+        assert [model.distill_losses[n].loss_weight for n in terms] == [0.05, 0.001, 0.001]
+    elif name.startswith('cwd_'):
+        assert terms == ['loss_cwd']
+    assert model.gt_loss_weight == 1.0
+    freeze = [h for h in runner.hooks if type(h).__name__ == 'BackboneFreezeHook']
+    assert all(h.module == 'student.backbone' for h in freeze) and freeze
