@@ -70,11 +70,12 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
 
 def _disk_full_error(path: str, needed: int) -> OSError:
     free = shutil.disk_usage(osp.dirname(path)).free
-    kept = 'the previous file is kept' if osp.exists(path) else 'nothing was written'
+    kept = ('its previous version is kept' if osp.exists(path) else
+            'no partial file is left')
     return OSError(
-        errno.ENOSPC, f'No space left on device while writing {path}: {needed} bytes '
-        f'({needed / 2**20:.1f} MiB) needed, {free} bytes free on that file system; {kept}. '
-        'Free some space (e.g. old checkpoints: max_keep_ckpts) and resume.', path)
+        errno.ENOSPC, f'No space left on device while writing {path}: {needed} bytes needed, '
+        f'{free} bytes free on that file system; {kept}, earlier files are untouched. Free '
+        'some space (e.g. fewer old checkpoints: max_keep_ckpts) and resume.', path)
 
 
 def remove_stale_temp_files(directory: Union[str, Path]) -> List[str]:
