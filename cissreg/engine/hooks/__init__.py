@@ -1,9 +1,12 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .backbone_freeze_hook import BackboneFreezeHook
 from .det_visualization_hook import DetVisualizationHook
+from .exemplar_memory_hook import ExemplarMemoryHook
 from .ema_teacher_hook import EMATeacherHook
 from .feature_cache_hook import FeatureCacheHook
 from .gaussian_replay_hook import GaussianReplayHook
+from .grad_learner_hook import GradLearnerHook
+from .old_model_resume_hook import OldModelResumeHook
 from .optim_step_ema_hook import OptimStepEMAHook
 from .pipeline_switch_hook import PipelineSwitchHook
 from .resumable_randomness_hook import ResumableRandomnessHook
@@ -11,6 +14,7 @@ from .train_mode_switch_hook import TrainModeSwitchHook
 from .yolov8_param_scheduler_hook import YOLOv8ParamSchedulerHook
 
 __all__ = [
+    'ExemplarMemoryHook', 'GradLearnerHook', 'OldModelResumeHook',
     'AtomicCheckpointHook', 'BackboneFreezeHook', 'DetVisualizationHook', 'FeatureCacheHook',
     'GaussianReplayHook',
     'ResumableRandomnessHook', 'OptimStepEMAHook', 'PipelineSwitchHook',

@@ -113,7 +113,7 @@ class CISSMetric(BaseMetric):
     def load_state_dict(self, state: dict) -> None:
         self.history = {int(t): row for t, row in state['history']}
 
-    def results(self) -> dict:
+    def incremental_record(self) -> dict:
         """Per-step rows and the markdown table (for the loop's results file)."""
         return dict(steps=[dict(step=t, **self.history[t]) for t in sorted(self.history)],
                     table=self.table())
