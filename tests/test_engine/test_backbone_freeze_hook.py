@@ -134,19 +134,6 @@ def test_backbone_frozen_then_unfrozen_through_runner(tmp_path):
     assert model.backbone[0].bias not in optimizer.state
 
 
-def test_sgd_weight_decay_and_momentum_skip_params_without_grad():
-    frozen, trained = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3))
-    optimizer = torch.optim.SGD([frozen, trained], lr=0.1, momentum=0.9, weight_decay=0.5)
-    frozen.requires_grad_(False)
-    for _ in range(3):
-        optimizer.zero_grad()
-        (trained * 2).sum().backward()
-        optimizer.step()
-    assert torch.equal(frozen, torch.ones(3))
-    assert frozen not in optimizer.state
-    assert not torch.equal(trained.detach(), torch.ones(3))
-
-
 def test_freeze_module_clears_stale_grads_and_restores_requires_grad():
     module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
     module[0].bias.requires_grad_(False)
