@@ -3,5 +3,5 @@
 _base_ = './yolov8_n_8xb16-500e_coco.py'
 
 model = _base_.model_scales['x']
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipelines['x']))
-default_hooks = dict(pipeline_switch=dict(switch_pipeline=_base_.close_mosaic_pipelines['x']))
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipelines['l']))
+default_hooks = dict(pipeline_switch=dict(switch_pipeline=_base_.close_mosaic_pipelines['l']))

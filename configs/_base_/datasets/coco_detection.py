@@ -16,7 +16,7 @@ train_batch_size_per_gpu = 16
 train_num_workers = 8
 val_batch_size_per_gpu = 32
 val_num_workers = 2
-size_augment = dict(n=(0.5, 0.0), s=(0.5, 0.0), m=(0.9, 0.1), l=(0.9, 0.15), x=(0.9, 0.15))
+size_augment = dict(n=(0.5, 0.0), m=(0.9, 0.1), l=(0.9, 0.15))  # s as n, x as l
 
 pre_transform = [dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations')]
 last_transform = [dict(type='HSVRandomAug'), dict(type='RandomFlip', prob=0.5),
