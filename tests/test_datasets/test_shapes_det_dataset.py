@@ -1,32 +1,16 @@
 """ShapesDetDataset: deterministic, tight, atomic, written once, read by VOCDetDataset."""
 import filecmp
-import logging
 import os
 import stat
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 
 from cissreg.datasets import SHAPE_CLASSES, ShapesDetDataset, VOCDetDataset
 from cissreg.datasets import shapes_det_dataset as shapes
 
 SMALL = dict(num_train=6, num_val=3, img_size=96, object_size=(16, 40), serialize_data=False)
-
-
-@contextmanager
-def captured_log():
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
 
 
 def tree(root):
@@ -82,7 +66,7 @@ def test_layout_reads_back_through_vocdetdataset(tmp_path):
             [(o['bbox'], o['label']) for o in objects]
 
 
-def test_generated_once_then_reused(tmp_path):
+def test_generated_once_then_reused(tmp_path, captured_log):
     root = str(tmp_path / 'shapes')
     with captured_log() as log:
         first = ShapesDetDataset(data_root=root, **SMALL)

@@ -1,32 +1,15 @@
 """VOCDetDataset on tiny VOC folders written in the real layout."""
-import logging
 import os
 import re
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 
 from cissreg.datasets import VOCDetDataset
 
 CLASSES = ('cat', 'dog', 'bird', 'fish')
-
-
-@contextmanager
-def captured_log():
-    """Collect the messages sent to mmengine's current logger."""
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
 
 
 def voc_object(name, box, difficult=0):
@@ -83,7 +66,7 @@ def test_loads_boxes_labels_difficult_and_sizes(tmp_path):
     assert ds.get_cat_ids(0) == [1, 3]
 
 
-def test_image_size_comes_from_the_file_when_xml_disagrees(tmp_path):
+def test_image_size_comes_from_the_file_when_xml_disagrees(tmp_path, captured_log):
     root = write_voc(tmp_path, {'a': (40, 30, voc_xml(99, 77, [voc_object('cat', (1, 1, 9, 9))]))})
     with captured_log() as log:
         info = build(root).get_data_info(0)
@@ -91,7 +74,7 @@ def test_image_size_comes_from_the_file_when_xml_disagrees(tmp_path):
     assert any('1 XML <size> entries disagree' in m for m in log)
 
 
-def test_classes_subset_keeps_only_those_classes_relabelled(tmp_path):
+def test_classes_subset_keeps_only_those_classes_relabelled(tmp_path, captured_log):
     root = write_voc(tmp_path, {
         'a': (50, 50, voc_xml(50, 50, [voc_object('cat', (1, 1, 10, 10)),
                                        voc_object('dog', (2, 2, 20, 20)),
@@ -167,7 +150,7 @@ def test_missing_box_field_names_object(tmp_path):
         build(root)
 
 
-def test_boxes_outside_are_clipped_and_zero_area_dropped_with_a_count(tmp_path):
+def test_boxes_outside_are_clipped_and_zero_area_dropped_with_a_count(tmp_path, captured_log):
     root = write_voc(tmp_path, {
         'a': (40, 30, voc_xml(40, 30, [voc_object('cat', (-5, 3, 60, 12)),   # clipped
                                        voc_object('dog', (41, 5, 50, 9)),    # outside: dropped
@@ -184,7 +167,7 @@ def test_boxes_outside_are_clipped_and_zero_area_dropped_with_a_count(tmp_path):
     assert 'VOCDetDataset: clipped 1 boxes, dropped 2 zero-area boxes in 2 images' in log
 
 
-def test_filter_empty_gt_only_in_training(tmp_path):
+def test_filter_empty_gt_only_in_training(tmp_path, captured_log):
     root = write_voc(tmp_path, {
         'a': (20, 20, voc_xml(20, 20, [voc_object('cat', (1, 1, 5, 5))])),
         'b': (20, 20, voc_xml(20, 20, [])),

@@ -1,32 +1,16 @@
 """YOLOTxtDataset on tiny ultralytics-layout folders."""
-import logging
 import os
 import re
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 
 from _reference import require
 from cissreg.datasets import YOLOTxtDataset
 from cissreg.datasets.yolo_txt_dataset import image_to_label_path
 
 CLASSES = ('person', 'car', 'dog')
-
-
-@contextmanager
-def captured_log():
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
 
 
 def write_image(path, w, h):
@@ -116,7 +100,7 @@ def test_malformed_line_names_file_and_line_number(tmp_path, line, problem):
     assert problem in str(err.value)
 
 
-def test_partly_outside_boxes_are_clipped_and_zero_size_dropped(tmp_path):
+def test_partly_outside_boxes_are_clipped_and_zero_size_dropped(tmp_path, captured_log):
     root = make_layout(tmp_path)
     write_label(tmp_path / 'labels/train/c.txt', '0 0.9 0.5 0.5 0.5\n1 0.5 0.5 0 0.3\n')
     with captured_log() as log:

@@ -1,28 +1,10 @@
 """Actionable registry errors: unknown ``type=``, failed ``locations`` imports, bad config keys."""
-import importlib
-from pathlib import Path
-
 import pytest
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import DefaultScope, Registry
+from mmengine.registry import Registry
 
 from cissreg.engine.runner import CissRunner
 from cissreg.registry import HOOKS, MODELS, CissRegistry, UnexpectedConfigKeyError, UnknownTypeError
-
-TOY_DIR = Path(__file__).parent
-
-
-@pytest.fixture(scope='module')
-def toy():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        return importlib.import_module('cissreg_toy_parts')
-
-
-@pytest.fixture
-def cissreg_scope():
-    with DefaultScope.overwrite_default_scope('cissreg'):
-        yield
 
 
 def test_unknown_type_names_registry_and_close_names(toy, cissreg_scope):
