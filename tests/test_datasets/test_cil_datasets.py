@@ -5,15 +5,12 @@ import pickle
 import cv2
 import numpy as np
 import pytest
-from mmengine.registry import init_default_scope
 
 from cissreg.datasets.cil import (CIFAR100CILDataset, ClassSubset, DigitsCILDataset,
                                   ImageNetRCILDataset, class_range_subset)
 
 
-@pytest.fixture(autouse=True)
-def _scope():
-    init_default_scope('cissreg')
+pytestmark = pytest.mark.usefixtures('cissreg_scope')
 
 
 def _write_cifar(root, labels_by_split):

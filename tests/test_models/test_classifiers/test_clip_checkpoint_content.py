@@ -5,7 +5,6 @@ import pytest
 import torch
 from _clip_cil_parts import ROOT, TINY_CLIP, tiny_model_cfg
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from cissreg.models.clip import build_clip_model
 from cissreg.registry import MODELS
@@ -18,9 +17,7 @@ VIT_B16 = dict(
     projection_dim=512)
 
 
-@pytest.fixture(autouse=True)
-def _scope():
-    init_default_scope('cissreg')
+pytestmark = pytest.mark.usefixtures('cissreg_scope')
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _clip_cil_parts import NAMES, tiny_model_cfg
-from mmengine.registry import init_default_scope
 
 from cissreg.registry import MODELS
 
 
-@pytest.fixture(autouse=True)
-def _scope():
-    init_default_scope('cissreg')
+pytestmark = pytest.mark.usefixtures('cissreg_scope')
 
 
 def _model(**overrides):
