@@ -3,7 +3,7 @@
 No training framework: stage 2 of ``tools/pseudo_label_pipeline.py`` runs it in its own
 process (``python -m cissreg.clustering``).
 """
-from .cache_io import (PseudoLabelFileError, file_sha256, load_feature_cache,
+from .cache_io import (PseudoLabelFileError, feature_digest, load_feature_cache,
                        load_pseudo_labels, save_feature_cache, save_pseudo_labels)
 from .grid_search import (DEFAULT_KS, DEFAULT_PERCENTILES, GridSearchResult, clustering_score,
                           grid_search)
@@ -12,7 +12,7 @@ from .neighbours import Neighbours, full_neighbours
 from .ssddbc import SSDDBCResult, ssddbc
 
 __all__ = [
-    'PseudoLabelFileError', 'file_sha256', 'load_feature_cache', 'load_pseudo_labels',
+    'PseudoLabelFileError', 'feature_digest', 'load_feature_cache', 'load_pseudo_labels',
     'save_feature_cache', 'save_pseudo_labels', 'DEFAULT_KS', 'DEFAULT_PERCENTILES',
     'GridSearchResult', 'clustering_score', 'grid_search', 'available_backends',
     'default_backend', 'knn', 'Neighbours', 'full_neighbours', 'SSDDBCResult', 'ssddbc'

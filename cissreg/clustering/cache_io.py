@@ -6,9 +6,10 @@ Feature cache (``features.npz``, written by ``tools/cache_features.py``): ``indi
 by the clustering) and ``metadata`` (JSON: epoch, checkpoint, ...).
 
 Pseudo labels (``pseudo_labels/epoch_XXX.npz``): ``indices``, ``labels`` (-1 = unassigned),
-``core_mask``, ``densities``, ``best_params`` (JSON), ``score`` and ``metadata`` (JSON with the
-SHA-256 of the feature file, its epoch and checkpoint), so a file made from other features is
-refused by :func:`load_pseudo_labels`. Both are written atomically (temp file + rename).
+``core_mask``, ``densities``, ``best_params`` (JSON), ``score`` and ``metadata`` (JSON with
+the SHA-256 of the feature arrays (:func:`feature_digest`), their epoch and checkpoint), so a
+file made from other features is refused by :func:`load_pseudo_labels`. Both are written
+atomically (temp file + rename).
 """
 import hashlib
 import io
@@ -29,12 +30,18 @@ class PseudoLabelFileError(ValueError):
     """A feature cache or pseudo-label file is unreadable, incomplete or stale."""
 
 
-def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file's bytes."""
+def feature_digest(path: str) -> str:
+    """Hex SHA-256 of a feature cache's ``indices``, ``features`` and ``labels`` arrays.
+
+    Unlike the file bytes (``np.savez`` stores write times), it is the same for the same
+    content, so pseudo labels stay valid for a feature cache that was written again.
+    """
+    cache = load_feature_cache(path)
     digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
+    for key in ('indices', 'features', 'labels'):
+        array = np.ascontiguousarray(cache[key])
+        digest.update(f'{key}:{array.dtype.str}:{array.shape}'.encode())
+        digest.update(array.tobytes())
     return digest.hexdigest()
 
 

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .cache_io import file_sha256, load_feature_cache, save_pseudo_labels
+from .cache_io import feature_digest, load_feature_cache, save_pseudo_labels
 from .grid_search import DEFAULT_KS, DEFAULT_PERCENTILES, grid_search
 from .knn import KNN_BACKENDS
 
@@ -43,7 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          seed=args.seed, progress=not args.no_progress)
     labels = result.best.labels
     metadata = dict(cache['metadata'], feature_file=os.path.abspath(args.features),
-                    feature_sha256=file_sha256(args.features))
+                    feature_sha256=feature_digest(args.features))
     save_pseudo_labels(args.out, cache['indices'], labels, result.best.core_mask,
                        result.best.densities, result.best_params, result.score, metadata)
     lab = cache['labels'] >= 0

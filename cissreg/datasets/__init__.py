@@ -2,6 +2,7 @@ from .transforms import *  # noqa: F401,F403
 from .base_det_dataset import BaseDetDataset
 from .cil import *  # noqa: F401,F403
 from .coco_det_dataset import CocoDetDataset
+from .gcd import *  # noqa: F401,F403
 from .refcoco_region_dataset import RefCocoRegionDataset
 from .region_pair_dataset import RegionPairDataset, region_pair_vocabulary
 from .seg import *  # noqa: F401,F403

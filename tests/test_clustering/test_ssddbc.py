@@ -96,8 +96,8 @@ def test_cli_writes_pseudo_labels_with_metadata(tmp_path, capsys):
     assert cluster_main([str(feats), '--out', str(out), '--ks', '5', '10', '--percentiles',
                          '50', '70', '--no-progress']) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    from cissreg.clustering import file_sha256
-    pl = load_pseudo_labels(str(out), expect=dict(feature_sha256=file_sha256(str(feats)),
+    from cissreg.clustering import feature_digest
+    pl = load_pseudo_labels(str(out), expect=dict(feature_sha256=feature_digest(str(feats)),
                                                    epoch=4))
     assert pl['metadata']['checkpoint'] == 'c.pth'
     assert pl['best_params'] == summary['best_params']

@@ -5,11 +5,14 @@ from .exemplar_memory_hook import ExemplarMemoryHook
 from .ema_teacher_hook import EMATeacherHook
 from .feature_cache_hook import FeatureCacheHook
 from .gaussian_replay_hook import GaussianReplayHook
+from .gcd_feature_cache_hook import GCDFeatureCacheHook, extract_gcd_features
 from .grad_learner_hook import GradLearnerHook
 from .old_model_resume_hook import OldModelResumeHook
 from .optim_step_ema_hook import OptimStepEMAHook
 from .pipeline_switch_hook import PipelineSwitchHook
+from .pseudo_label_weight_hook import PseudoLabelWeightHook, pseudo_label_weight
 from .resumable_randomness_hook import ResumableRandomnessHook
+from .stop_at_epoch_hook import StopAtEpochHook
 from .train_mode_switch_hook import TrainModeSwitchHook
 from .yolov8_param_scheduler_hook import YOLOv8ParamSchedulerHook
 
@@ -18,5 +21,7 @@ __all__ = [
     'AtomicCheckpointHook', 'BackboneFreezeHook', 'DetVisualizationHook', 'FeatureCacheHook',
     'GaussianReplayHook',
     'ResumableRandomnessHook', 'OptimStepEMAHook', 'PipelineSwitchHook',
-    'YOLOv8ParamSchedulerHook', 'EMATeacherHook', 'TrainModeSwitchHook'
+    'YOLOv8ParamSchedulerHook', 'EMATeacherHook', 'TrainModeSwitchHook',
+    'GCDFeatureCacheHook', 'extract_gcd_features', 'PseudoLabelWeightHook', 'pseudo_label_weight',
+    'StopAtEpochHook'
 ]

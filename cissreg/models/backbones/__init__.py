@@ -1,4 +1,6 @@
 from .resnet import TorchvisionResNet, dilate_stage
+from .torchvision_vit import TorchvisionViT, dino_to_torchvision
 from .yolov8_csp_darknet import YOLOv8CSPDarknet
 
-__all__ = ['TorchvisionResNet', 'dilate_stage', 'YOLOv8CSPDarknet']
+__all__ = ['TorchvisionResNet', 'dilate_stage', 'YOLOv8CSPDarknet', 'TorchvisionViT',
+           'dino_to_torchvision']

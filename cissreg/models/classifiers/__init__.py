@@ -1,4 +1,5 @@
 from .clip_data_preprocessor import CLIPDataPreprocessor
 from .clip_prompt_classifier import CLIPPromptClassifier
+from .contrastive_gcd import ContrastiveGCD, projection_head
 
-__all__ = ['CLIPDataPreprocessor', 'CLIPPromptClassifier']
+__all__ = ['CLIPDataPreprocessor', 'CLIPPromptClassifier', 'ContrastiveGCD', 'projection_head']

@@ -1,3 +1,4 @@
 from .det_data_preprocessor import YOLODetDataPreprocessor
+from .two_view_data_preprocessor import TwoViewDataPreprocessor
 
-__all__ = ['YOLODetDataPreprocessor']
+__all__ = ['YOLODetDataPreprocessor', 'TwoViewDataPreprocessor']
