@@ -85,8 +85,12 @@ def test_sigkill_while_checkpointing_then_resume_matches_uninterrupted(
     assert bool(temp_files) == pause.startswith('write:')
 
     resumed = _train(parts, work_dir, resume=True)
+    log = _log_text(work_dir)
     for name in temp_files:
-        assert name in _log_text(work_dir)  # the clean-up is logged
+        assert name in log  # the clean-up is logged
+    if pause.startswith('remove:'):  # best_score_epoch_2.pth is not recorded by epoch_1.pth
+        assert 'Removed best checkpoint best_score_epoch_2.pth: the checkpoint this run ' \
+            'resumes from does not record it' in log
 
     reference_dir, reference = uninterrupted
     assert _files(work_dir) == _files(reference_dir) == [

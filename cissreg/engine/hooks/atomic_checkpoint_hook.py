@@ -8,7 +8,6 @@ from mmengine.hooks import CheckpointHook
 
 from cissreg.registry import HOOKS
 from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND, atomic_write_text, remove_stale_temp_files
-from cissreg.utils.safe_load import safe_torch_load
 
 
 @HOOKS.register_module()
@@ -30,9 +29,8 @@ class AtomicCheckpointHook(CheckpointHook):
     * with ``save_best``, the new best checkpoint is complete before the previous one is
       removed (mmengine removes it first, so a kill in between leaves no best checkpoint);
     * at the start of training, temp files left by a killed write are removed, and when the
-      run resumes, best files that the resumed state does not know of (a kill came between
-      writing a new best and removing the old one, or after the last checkpoint) are adopted
-      or removed; each action is logged.
+      run resumes, best files that the resumed state does not record are removed (the resumed
+      run repeats the validation that wrote them); each removal is logged.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -183,36 +181,21 @@ class AtomicCheckpointHook(CheckpointHook):
         return True
 
     def _reconcile_best_files(self, runner) -> None:
-        """Adopt or remove best files that the resumed state does not record.
+        """Remove the best files that the resumed state does not record.
 
-        A best file written at a step after the checkpoint the run resumes from is removed
-        (the resumed run writes it again). Of the others, the newest is the best one (a best
-        file is only written when it beats the previous one): it is adopted with the score
-        stored in it, and older ones are removed.
+        A kill after a new best file was written but before ``last_checkpoint`` moved past
+        that validation leaves a best file the resumed run does not know of; the resumed run
+        repeats that validation and writes it again if it is still the best.
         """
-        resumed_step = runner.epoch if self.by_epoch else runner.iter
-        step_pattern = re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)')
+        recorded = {self._best_path(key) for key in self.key_indicators}
+        step_pattern = re.escape(self.filename_tmpl).replace(r'\{\}', r'\d+')
         for key_indicator in self.key_indicators:
             key = '.+' if key_indicator == 'auto' else re.escape(key_indicator.replace('/', '_'))
             pattern = re.compile(rf'best_{key}_{step_pattern}')
-            found = sorted((int(m.group(1)), name) for name in self.file_backend.list_dir_or_file(
-                self.out_dir, list_dir=False) if (m := pattern.fullmatch(name)))
-            keep = [name for step, name in found if step <= resumed_step][-1:]
-            for step, name in found:
-                if name in keep:
-                    continue
-                self._remove(self.file_backend.join_path(self.out_dir, name))
-                why = ('written after the checkpoint this run resumes from' if step > resumed_step
-                       else 'superseded by a newer best checkpoint')
-                runner.logger.warning(f'Removed best checkpoint {name} ({why}; an earlier run '
-                                      'was interrupted while saving).')
-            if not keep:
-                continue
-            path = self.file_backend.join_path(self.out_dir, keep[0])
-            if path != self._best_path(key_indicator):
-                score_key, _ = self._runtime_keys(key_indicator)
-                stored = safe_torch_load(path, map_location='cpu')
-                score = stored['message_hub']['runtime_info'][score_key]
-                self._set_best(runner, key_indicator, score, path)
-                runner.logger.warning(f'Adopted best checkpoint {keep[0]} ({key_indicator} = '
-                                      f'{score:.4f}), which an interrupted save left behind.')
+            for name in sorted(self.file_backend.list_dir_or_file(self.out_dir, list_dir=False)):
+                path = self.file_backend.join_path(self.out_dir, name)
+                if pattern.fullmatch(name) and path not in recorded:
+                    self._remove(path)
+                    runner.logger.warning(
+                        f'Removed best checkpoint {name}: the checkpoint this run resumes from '
+                        'does not record it (an earlier run was killed while saving it).')
