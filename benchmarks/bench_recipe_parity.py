@@ -1,0 +1,233 @@
+"""Train YOLOv8-n with cissreg's ultralytics recipe and with ultralytics itself, one run.
+
+Both train on the shapes default (1000 + 200 images at 256 px, written once by
+``ShapesDetDataset``; ultralytics reads the same image files through a YOLO-layout copy of the
+labels), from scratch, with the same hyper-parameters (ultralytics' defaults with
+``optimizer='auto'``: AdamW lr 0.001, nominal batch 64, 3 warm-up epochs, linear decay to
+lrf 0.01, mosaic, close-mosaic for the last ``--close-mosaic`` epochs, EMA), epochs, image
+size, batch, dataloader workers and torch threads, one after the other, each validating after
+every epoch. cissreg runs ``configs/yolov8/yolov8_n_ultralytics-recipe_shapes.py``.
+
+Printed per epoch: wall time since the start of each training call and mAP50-95. ultralytics'
+own validator and cissreg's ``DetMetric`` (equal to pycocotools) are different metric
+implementations, so the ultralytics EMA checkpoint of every epoch is also converted
+(``tools/model_converters/ultralytics2cissreg.py``) and evaluated with cissreg's pipeline and
+``DetMetric``: that column compares like with like. Targets: cissreg reaches ultralytics'
+final mAP50-95 minus 0.01 no later in wall time, and its whole run takes <= 1.0x ultralytics'.
+
+ultralytics 8.3.40 calls ``np.trapz``, removed in numpy 2.4: this process aliases it to
+``np.trapezoid``. Nothing is downloaded (model from ``yolov8n.yaml``, ``plots=False``, AMP off
+on CPU).
+
+Usage:
+    python benchmarks/bench_recipe_parity.py [--epochs 8] [--close-mosaic 2] [--threads 2]
+        [--workers 2] [--work-dir work_dirs/bench_recipe_parity] [--plot FILE.png]
+        [--num-train N --num-val M]  (a smaller shapes set, for a quick check)
+"""
+import argparse
+import glob
+import importlib.util
+import json
+import os
+import os.path as osp
+import re
+import time
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+import cissreg  # noqa: F401
+from cissreg.registry import DATASETS, MODELS, RUNNERS
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(REPO, 'configs', 'yolov8', 'yolov8_n_ultralytics-recipe_shapes.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--epochs', type=int, default=8)
+    parser.add_argument('--close-mosaic', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'bench_recipe_parity'))
+    parser.add_argument('--plot', default=None, help='write the two curves to this PNG')
+    parser.add_argument('--num-train', type=int, default=None,
+                        help='smaller shapes set (own data root under --work-dir)')
+    parser.add_argument('--num-val', type=int, default=None)
+    return parser.parse_args()
+
+
+def recipe_cfg(args) -> Config:
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = osp.join(args.work_dir, 'cissreg')
+    cfg.train_cfg.max_epochs = args.epochs
+    cfg.optim_wrapper.auto_cfg.max_epochs = args.epochs
+    cfg.default_hooks.pipeline_switch.close_epochs = args.close_mosaic
+    cfg.default_hooks.checkpoint.update(interval=args.epochs, save_best=None)
+    cfg.default_hooks.logger.interval = 50
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.num_workers = args.workers
+        if args.num_train or args.num_val:
+            loader.dataset.update(data_root=osp.join(args.work_dir, 'shapes_small'))
+            loader.dataset.num_train = args.num_train or loader.dataset.num_train
+            loader.dataset.num_val = args.num_val or loader.dataset.num_val
+    if args.num_train:
+        cfg.optim_wrapper.auto_cfg.num_images = args.num_train
+    return cfg
+
+
+def write_yolo_layout(cfg: Config, root: str) -> str:
+    """Labels of the shapes splits as YOLO txt next to symlinks of the same image files."""
+    names = None
+    for split, loader in (('train', cfg.train_dataloader), ('val', cfg.val_dataloader)):
+        dataset = DATASETS.build(dict(loader.dataset, pipeline=[], test_mode=True))
+        names = dataset.metainfo['classes']
+        os.makedirs(osp.join(root, 'images', split), exist_ok=True)
+        os.makedirs(osp.join(root, 'labels', split), exist_ok=True)
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            stem = osp.splitext(osp.basename(info['img_path']))[0]
+            link = osp.join(root, 'images', split, osp.basename(info['img_path']))
+            if not osp.exists(link):
+                os.symlink(osp.abspath(info['img_path']), link)
+            w, h = info['width'], info['height']
+            lines = [f"{inst['bbox_label']} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
+                     f'{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}'
+                     for inst in info['instances'] for x1, y1, x2, y2 in [inst['bbox']]]
+            with open(osp.join(root, 'labels', split, stem + '.txt'), 'w') as f:
+                f.write('\n'.join(lines) + ('\n' if lines else ''))
+    yaml_path = osp.join(root, 'shapes.yaml')
+    with open(yaml_path, 'w') as f:
+        f.write(f'path: {root}\ntrain: images/train\nval: images/val\nnames:\n')
+        f.writelines(f'  {k}: {n}\n' for k, n in enumerate(names))
+    return yaml_path
+
+
+class _Curve(Hook):
+    """Wall time since ``start`` and mAP50-95 after every validation."""
+    priority = 'LOWEST'
+
+    def __init__(self, start: float) -> None:
+        self.start, self.rows = start, []
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self.rows.append(dict(epoch=runner.epoch, wall=time.time() - self.start,
+                              map=metrics['coco/bbox_mAP'], map50=metrics['coco/bbox_mAP_50']))
+
+
+def train_cissreg(args):
+    torch.set_num_threads(args.threads)
+    start = time.time()
+    runner = RUNNERS.build(recipe_cfg(args))
+    curve = _Curve(start)
+    runner.register_hook(curve)
+    runner.train()
+    return curve.rows, time.time() - start, torch.get_num_threads()
+
+
+def train_ultralytics(args, yaml_path):
+    if not hasattr(np, 'trapz'):
+        np.trapz = np.trapezoid  # ultralytics 8.3.40 on numpy >= 2.4
+    from ultralytics import YOLO
+    from ultralytics.utils import SETTINGS
+    SETTINGS.update(dict(sync=False))  # no analytics / telemetry calls
+    torch.set_num_threads(args.threads)
+    rows, start = [], time.time()
+    model = YOLO('yolov8n.yaml')
+
+    def on_fit_epoch_end(trainer):
+        rows.append(dict(epoch=trainer.epoch + 1, wall=time.time() - start,
+                         map=float(trainer.metrics['metrics/mAP50-95(B)']),
+                         map50=float(trainer.metrics['metrics/mAP50(B)'])))
+
+    model.add_callback('on_fit_epoch_end', on_fit_epoch_end)
+    model.train(data=yaml_path, epochs=args.epochs, imgsz=256, batch=16, workers=args.workers,
+                device='cpu', optimizer='auto', close_mosaic=args.close_mosaic, seed=0,
+                deterministic=False, plots=False, amp=False, pretrained=False, save_period=1,
+                project=args.work_dir, name='ultralytics', exist_ok=True, verbose=False)
+    return rows, time.time() - start, torch.get_num_threads()
+
+
+def evaluate_ultralytics_checkpoints(args) -> list:
+    """mAP50-95 of every saved ultralytics EMA with cissreg's val pipeline and DetMetric."""
+    spec = importlib.util.spec_from_file_location(
+        'ultralytics2cissreg', osp.join(REPO, 'tools', 'model_converters',
+                                        'ultralytics2cissreg.py'))
+    converter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(converter)
+    cfg = recipe_cfg(args)
+    loader = Runner.build_dataloader(cfg.val_dataloader)
+    model = MODELS.build(cfg.model).eval()
+    paths = glob.glob(osp.join(args.work_dir, 'ultralytics', 'weights', 'epoch*.pt'))
+    paths.sort(key=lambda p: int(re.findall(r'epoch(\d+)', p)[-1]))
+    maps = []
+    for path in paths:
+        ckpt = torch.load(path, map_location='cpu', weights_only=False)  # our own file
+        state = converter.convert(ckpt['ema'].float().state_dict())
+        model.load_state_dict(state, strict=True)
+        evaluator = Evaluator(cfg.val_evaluator)
+        evaluator.dataset_meta = loader.dataset.metainfo
+        with torch.no_grad():
+            for batch in loader:
+                evaluator.process(model.val_step(batch), batch)
+        maps.append(evaluator.evaluate(len(loader.dataset))['coco/bbox_mAP'])
+    return maps
+
+
+def first_reaching(rows, target):
+    return next((r['wall'] for r in rows if r['map'] >= target), None)
+
+
+def main() -> None:
+    args = parse_args()
+    os.makedirs(args.work_dir, exist_ok=True)
+    yaml_path = write_yolo_layout(recipe_cfg(args), osp.join(args.work_dir, 'yolo_layout'))
+    ours, ours_wall, ours_threads = train_cissreg(args)
+    ref, ref_wall, ref_threads = train_ultralytics(args, yaml_path)
+    ref_same_metric = evaluate_ultralytics_checkpoints(args)
+    print(f'\nthreads: cissreg {ours_threads}, ultralytics {ref_threads}; workers {args.workers}; '
+          f'{args.epochs} epochs, close_mosaic {args.close_mosaic}')
+    print('| epoch | cissreg wall s | cissreg mAP50-95 | ultralytics wall s | ultralytics '
+          'mAP50-95 (own validator) | ultralytics mAP50-95 (DetMetric) |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for i in range(args.epochs):
+        o, r = ours[i], ref[i]
+        same = f'{ref_same_metric[i]:.3f}' if i < len(ref_same_metric) else 'n/a'
+        print(f"| {i + 1} | {o['wall']:.0f} | {o['map']:.3f} | {r['wall']:.0f} | "
+              f"{r['map']:.3f} | {same} |")
+    final = ref_same_metric[-1] if ref_same_metric else ref[-1]['map']
+    ref_rows = [dict(r, map=m) for r, m in zip(ref, ref_same_metric)] or ref
+    t_ours, t_ref = first_reaching(ours, final - 0.01), first_reaching(ref_rows, final - 0.01)
+    print(f'\nultralytics final mAP50-95 (DetMetric) {final:.3f}; reaching {final - 0.01:.3f}: '
+          f'cissreg at {t_ours if t_ours is None else round(t_ours)} s, ultralytics at '
+          f'{round(t_ref)} s')
+    print(f'whole run: cissreg {ours_wall:.0f} s, ultralytics {ref_wall:.0f} s, ratio '
+          f'{ours_wall / ref_wall:.3f}x')
+    with open(osp.join(args.work_dir, 'curves.json'), 'w') as f:
+        json.dump(dict(cissreg=ours, ultralytics=ref, ultralytics_detmetric=ref_same_metric,
+                       cissreg_wall=ours_wall, ultralytics_wall=ref_wall), f, indent=1)
+    if args.plot:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot([r['wall'] for r in ours], [r['map'] for r in ours], 'o-', label='cissreg')
+        ax.plot([r['wall'] for r in ref], [r['map'] for r in ref], 's--',
+                label='ultralytics (own validator)')
+        if ref_same_metric:
+            ax.plot([r['wall'] for r in ref], ref_same_metric, 's-',
+                    label='ultralytics (DetMetric)')
+        ax.set_xlabel('wall time since start of training (s)')
+        ax.set_ylabel('val mAP50-95')
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+
+
+if __name__ == '__main__':
+    main()
