@@ -27,7 +27,8 @@ from cissreg.registry import LOG_PROCESSORS, LOOPS, UnexpectedConfigKeyError, ac
 # mmengine's Config and tools/).
 _OTHER_KNOWN_KEYS = ('runner_type', 'custom_imports', 'model_wrapper_cfg', 'sync_bn',
                      'find_unused_parameters', 'activation_checkpointing',
-                     'efficient_conv_bn_eval', 'compile', 'load_from_strict')
+                     'efficient_conv_bn_eval', 'compile', 'load_from_strict',
+                     'resume_optimizer')
 _NEAR_MISS_CUTOFF = 0.8
 
 
