@@ -28,28 +28,8 @@ import traceback
 from importlib import import_module
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from mmengine import registry as mm
 from mmengine.logging import print_log
-from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
-from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
-from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
-from mmengine.registry import LOOPS as MMENGINE_LOOPS
-from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
-from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
-from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
-from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
-from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
-from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
-from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 _UNEXPECTED_KWARG = re.compile(
@@ -270,42 +250,29 @@ def _all_registries() -> List[CissRegistry]:
     return [r for r in globals().values() if isinstance(r, CissRegistry)]
 
 
-RUNNERS = CissRegistry('runner', parent=MMENGINE_RUNNERS, locations=['cissreg.engine'])
-LOOPS = CissRegistry('loop', parent=MMENGINE_LOOPS, locations=['cissreg.engine'])
-HOOKS = CissRegistry('hook', parent=MMENGINE_HOOKS, locations=['cissreg.engine'])
-LOG_PROCESSORS = CissRegistry(
-    'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['cissreg.engine'])
-OPTIMIZERS = CissRegistry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=['cissreg.engine'])
-OPTIM_WRAPPERS = CissRegistry(
-    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['cissreg.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = CissRegistry(
-    'optimizer wrapper constructor',
-    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['cissreg.engine'])
-PARAM_SCHEDULERS = CissRegistry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['cissreg.engine'])
-MODEL_WRAPPERS = CissRegistry(
-    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['cissreg.engine'])
+def _child(parent: Registry, package: str) -> CissRegistry:
+    """The cissreg child of mmengine's root registry ``parent`` (same name), whose components
+    are registered by importing ``cissreg.<package>``."""
+    return CissRegistry(parent.name, parent=parent, locations=[f'cissreg.{package}'])
 
-DATASETS = CissRegistry('dataset', parent=MMENGINE_DATASETS, locations=['cissreg.datasets'])
-DATA_SAMPLERS = CissRegistry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['cissreg.datasets'])
-TRANSFORMS = CissRegistry(
-    'transform', parent=MMENGINE_TRANSFORMS, locations=['cissreg.datasets'])
 
-MODELS = CissRegistry('model', parent=MMENGINE_MODELS, locations=['cissreg.models'])
-TASK_UTILS = CissRegistry(
-    'task util', parent=MMENGINE_TASK_UTILS, locations=['cissreg.models'])
-WEIGHT_INITIALIZERS = CissRegistry(
-    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['cissreg.models'])
-
-METRICS = CissRegistry('metric', parent=MMENGINE_METRICS, locations=['cissreg.evaluation'])
-EVALUATOR = CissRegistry(
-    'evaluator', parent=MMENGINE_EVALUATOR, locations=['cissreg.evaluation'])
-
-VISUALIZERS = CissRegistry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['cissreg.visualization'])
-VISBACKENDS = CissRegistry(
-    'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['cissreg.visualization'])
-
-FUNCTIONS = CissRegistry('function', parent=MMENGINE_FUNCTIONS, locations=['cissreg.datasets'])
+RUNNERS = _child(mm.RUNNERS, 'engine')
+LOOPS = _child(mm.LOOPS, 'engine')
+HOOKS = _child(mm.HOOKS, 'engine')
+LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'engine')
+OPTIMIZERS = _child(mm.OPTIMIZERS, 'engine')
+OPTIM_WRAPPERS = _child(mm.OPTIM_WRAPPERS, 'engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child(mm.OPTIM_WRAPPER_CONSTRUCTORS, 'engine')
+PARAM_SCHEDULERS = _child(mm.PARAM_SCHEDULERS, 'engine')
+MODEL_WRAPPERS = _child(mm.MODEL_WRAPPERS, 'engine')
+DATASETS = _child(mm.DATASETS, 'datasets')
+DATA_SAMPLERS = _child(mm.DATA_SAMPLERS, 'datasets')
+TRANSFORMS = _child(mm.TRANSFORMS, 'datasets')
+FUNCTIONS = _child(mm.FUNCTIONS, 'datasets')
+MODELS = _child(mm.MODELS, 'models')
+TASK_UTILS = _child(mm.TASK_UTILS, 'models')
+WEIGHT_INITIALIZERS = _child(mm.WEIGHT_INITIALIZERS, 'models')
+METRICS = _child(mm.METRICS, 'evaluation')
+EVALUATOR = _child(mm.EVALUATOR, 'evaluation')
+VISUALIZERS = _child(mm.VISUALIZERS, 'visualization')
+VISBACKENDS = _child(mm.VISBACKENDS, 'visualization')
