@@ -67,6 +67,29 @@ def test_parse_losses_is_the_guard_that_ddp_goes_through():
     assert float(loss) == pytest.approx(float(log_vars['loss_good'] + log_vars['loss_bad']))
 
 
+def test_a_finite_rank_stops_too_when_another_rank_is_not_finite(monkeypatch):
+    """Under DDP the flag is all-reduced: a rank whose own terms are finite stops as well
+    (else it would enter the backward all-reduce alone and hang), naming the other rank."""
+    import cissreg.models.base_model as base_model
+    reduced = []
+
+    def all_reduce(flag, op):  # what the other rank contributes: "not finite"
+        reduced.append(op)
+        flag.fill_(1.0)
+
+    other = (1, {'loss_bad': float('nan')}, ['other_rank.jpg'])
+    monkeypatch.setattr(base_model, 'is_distributed', lambda: True)
+    monkeypatch.setattr(base_model.torch_dist, 'all_reduce', all_reduce)
+    monkeypatch.setattr(base_model, 'all_gather_object', lambda mine: [mine, other])
+    model = _Toy(1.0)  # finite on this rank
+    with pytest.raises(FloatingPointError) as info:
+        model.train_step(_image_batch(), OptimWrapper(torch.optim.SGD(model.parameters(), lr=1)))
+    assert reduced == [torch.distributed.ReduceOp.MAX]
+    message = str(info.value)
+    assert "rank 0: all terms finite; batch files: ['img_0.jpg', 'img_1.jpg']" in message
+    assert "rank 1: loss_bad=nan; batch files: ['other_rank.jpg']" in message
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
