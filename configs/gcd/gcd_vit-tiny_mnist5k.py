@@ -7,9 +7,9 @@ _base_ = [
 ]
 
 # ---- frequently changed ----
-max_epochs = 8
-stop_at_epoch = 4        # warm-up (stage 1) ends here; SSDDBC clusters its features
-refresh_epochs = [6]     # re-cluster here during stage 3
+max_epochs = 6
+stop_at_epoch = 3        # warm-up (stage 1) ends here; SSDDBC clusters its features
+refresh_epochs = [5]     # re-cluster here during stage 3
 sup_con_weight = 0.35
 pseudo_weight_max = 1.0  # gamma at the last epoch; 0 = no pseudo labels (ablation)
 
@@ -18,7 +18,7 @@ pseudo_label_pipeline = dict(stop_at_epoch=stop_at_epoch, refresh_epochs=refresh
 model = dict(sup_con_weight=sup_con_weight,
              data_preprocessor=dict(mean=[33.3] * 3, std=[78.6] * 3, flip_prob=0.0,
                                     crop_scale=(0.6, 1.0)))
-train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05, _delete_=True))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs, eta_min=1e-5,
                         convert_to_iter_based=True)]
