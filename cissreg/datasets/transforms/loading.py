@@ -1,4 +1,5 @@
 """Loading transforms: image file -> ``img``; ``instances`` -> ``gt_*`` arrays."""
+from collections import OrderedDict
 from typing import Optional
 
 import cv2
@@ -15,10 +16,24 @@ class LoadImageFromFile(BaseTransform):
     Unlike mmcv's transform of the same name, a missing file or one OpenCV cannot decode raises
     an error naming the file (and the image id) instead of failing later on ``None``.
 
+    Optional RAM cache: with ``cache_size > 0`` the last ``cache_size`` decoded images of this
+    process are kept (least recently used dropped first) and a cached file is not decoded
+    again; the pipeline gets a copy. Mixing transforms that load other images (``MixUp``) hit
+    it like ultralytics' buffer of recently loaded images; ``cache_size`` >= the number of
+    images with ``persistent_workers=True`` keeps the whole set in RAM like ultralytics'
+    ``cache='ram'`` (one copy per worker process, decoded at first use).
+
+    Args:
+        cache_size (int): Number of decoded images kept. Defaults to 0 (no cache).
+
     Added keys: ``img`` (uint8 [H, W, 3] BGR), ``img_shape`` and ``ori_shape`` ((H, W)).
     """
 
-    def transform(self, results: dict) -> dict:
+    def __init__(self, cache_size: int = 0) -> None:
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict = OrderedDict()
+
+    def _decode(self, results: dict) -> np.ndarray:
         path = results['img_path']
         try:
             buffer = np.fromfile(path, dtype=np.uint8)
@@ -34,10 +49,26 @@ class LoadImageFromFile(BaseTransform):
             raise ValueError(f"LoadImageFromFile: cannot decode image '{path}' "
                              f"(img_id={results.get('img_id')}, {buffer.size} bytes): the file "
                              'is empty, truncated or not an image format OpenCV reads')
+        return img
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        if path in self._cache:
+            self._cache.move_to_end(path)
+            img = self._cache[path].copy()
+        else:
+            img = self._decode(results)
+            if self.cache_size > 0:
+                self._cache[path] = img.copy()
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(cache_size={self.cache_size})'
 
 
 @TRANSFORMS.register_module()

@@ -297,3 +297,28 @@ def test_load_image_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match=f"cannot decode image '{empty}'.*0 bytes"):
         LoadImageFromFile()(dict(img_path=str(empty)))
     assert os.path.exists(empty)
+
+
+def test_load_image_ram_cache_skips_decoding_and_evicts_least_recent(tmp_path, monkeypatch):
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f'{i}.png'))
+        cv2.imwrite(paths[-1], np.full((4, 5, 3), i * 50, np.uint8))
+    load = LoadImageFromFile(cache_size=2)
+    decoded = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, 'imdecode', lambda *a: decoded.append(1) or real(*a))
+    first = load(dict(img_path=paths[0]))['img']
+    first[:] = 255  # the pipeline may write into its copy
+    again = load(dict(img_path=paths[0]))['img']
+    assert len(decoded) == 1 and (again == 0).all()
+    load(dict(img_path=paths[1]))
+    load(dict(img_path=paths[2]))  # evicts paths[0] (least recently used)
+    load(dict(img_path=paths[1]))
+    assert len(decoded) == 3
+    load(dict(img_path=paths[0]))
+    assert len(decoded) == 4 and len(load._cache) == 2
+    uncached = LoadImageFromFile()
+    uncached(dict(img_path=paths[2]))
+    uncached(dict(img_path=paths[2]))
+    assert len(decoded) == 6 and not uncached._cache
