@@ -3,15 +3,8 @@ import pytest
 import torch
 
 from cissreg.registry import MODELS
-from ciss_loss_reference import bce, log_sigmoid, per_class_pixel_mean_sum
-
-
-def _data(seed=0, n=2, c=3, h=5, w=4):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, c, h, w, generator=gen) * 3
-    label = torch.randint(0, 6, (n, h, w), generator=gen)
-    label[0, 0, :2] = 255
-    return x, label
+from ciss_loss_reference import (bce, log_sigmoid, logits_and_labels,
+                                 per_class_pixel_mean_sum)
 
 
 def test_decomposed_kd_sign_split_against_reference():

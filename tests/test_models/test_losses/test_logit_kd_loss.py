@@ -3,20 +3,13 @@ import pytest
 import torch
 
 from cissreg.registry import MODELS
-from ciss_loss_reference import bce, log_sigmoid, per_class_pixel_mean_sum
-
-
-def _data(seed=0, n=2, c=3, h=5, w=4):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, c, h, w, generator=gen) * 3
-    label = torch.randint(0, 6, (n, h, w), generator=gen)
-    label[0, 0, :2] = 255
-    return x, label
+from ciss_loss_reference import (bce, log_sigmoid, logits_and_labels,
+                                 per_class_pixel_mean_sum)
 
 
 def test_logit_kd_against_reference_and_target_detached():
-    x, _ = _data(1)
-    old, _ = _data(2)
+    x, _ = logits_and_labels(1)
+    old, _ = logits_and_labels(2)
     old = old.requires_grad_(True)
     loss = MODELS.build(dict(type='LogitKDLoss', loss_weight=5.0))
     xg = x.clone().requires_grad_(True)

@@ -3,20 +3,13 @@ import pytest
 import torch
 
 from cissreg.registry import MODELS
-from ciss_loss_reference import bce, log_sigmoid, per_class_pixel_mean_sum
-
-
-def _data(seed=0, n=2, c=3, h=5, w=4):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, c, h, w, generator=gen) * 3
-    label = torch.randint(0, 6, (n, h, w), generator=gen)
-    label[0, 0, :2] = 255
-    return x, label
+from ciss_loss_reference import (bce, log_sigmoid, logits_and_labels,
+                                 per_class_pixel_mean_sum)
 
 
 @pytest.mark.parametrize('pos_weight', [1.0, 2.0, 35.0])
 def test_mbce_value_and_grad_against_reference(pos_weight):
-    x, label = _data()
+    x, label = logits_and_labels()
     first = 3  # channels are classes 3, 4, 5; 0, 1, 2 and 255 are negatives
     loss = MODELS.build(dict(type='MultiLabelBCELoss', pos_weight=pos_weight, loss_weight=0.7))
     xg = x.clone().requires_grad_(True)
@@ -44,7 +37,7 @@ def test_mbce_zero_and_255_are_negatives_and_pos_weight_override():
 
 
 def test_explicit_avg_factor_and_sum_keep_mmdet_meaning():
-    x, label = _data(5)
+    x, label = logits_and_labels(5)
     loss = MODELS.build(dict(type='MultiLabelBCELoss'))
     elem = loss(x, label, reduction_override='none')
     torch.testing.assert_close(loss(x, label, reduction_override='sum'), elem.sum())
