@@ -30,7 +30,7 @@ model = dict(
                         intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
                         num_key_value_heads=2, max_position_embeddings=32768,
                         tie_word_embeddings=True)),
-        lora=dict(r=128, lora_alpha=256, lora_dropout=0.05,
+        lora=dict(r=128, lora_alpha=256, lora_dropout=0.05, modules_to_save=None,
                   target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj',
                                   'up_proj', 'down_proj']),
         projector_hidden=2048),

@@ -16,7 +16,9 @@ model = dict(
                         max_position_embeddings=512, tie_word_embeddings=False),
             attn_implementation='sdpa'),
         tokenizer=dict(path=None, words=None),
-        lora=dict(r=16, lora_alpha=32, lora_dropout=0.0,
+        # the random LM's output head trains too (modules_to_save): with a frozen random head
+        # the caption loss fell 3.1 -> 2.1 in 190 steps, with it 3.1 -> 0.64 in 80
+        lora=dict(r=16, lora_alpha=32, lora_dropout=0.0, modules_to_save=['lm_head'],
                   target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj',
                                   'up_proj', 'down_proj'])),
     grounding_encoder=dict(type='ConvGroundingEncoder', channels=32, num_downs=2),
