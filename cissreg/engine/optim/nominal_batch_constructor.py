@@ -76,8 +76,8 @@ class NominalBatchOptimWrapperConstructor:
             ``weight_decay`` is the per-64-images value), ``batch_size_per_gpu`` (the train
             dataloader's; ``YOLOv8ParamSchedulerHook`` re-applies the scaling from the real
             dataloader when training starts, so it may be omitted with that hook; without
-            hook and value the batch is taken as 64), ``nominal_batch_size`` (default 64), ``amp`` (``'auto'``, True or False; default
-            ``'auto'``), ``auto_cfg`` (for ``type='auto'``: ``num_classes``, ``num_images``,
+            hook and value the batch is taken as 64), ``nominal_batch_size`` (default 64),
+            ``amp`` (``'auto'``, True or False; default ``'auto'``), ``auto_cfg`` (for ``type='auto'``: ``num_classes``, ``num_images``,
             ``max_epochs``), ``type`` (default the fp32 / AMP nominal-batch wrapper) and the
             wrapper's other arguments (``clip_grad``...).
         paramwise_cfg (dict, optional): Not supported (the groups are ultralytics'); must be
