@@ -51,6 +51,8 @@ def _point_to_tiny_data(cfg) -> None:
         elif dataset['type'] == 'ImageNetRCILDataset':
             root = _shared.shared_data('imagenet-r', _write_imagenet_r)
             dataset.update(data_root=str(root), class_names_file=str(root / 'classnames.txt'))
+        elif dataset['type'] == 'CompositionalShapesCILDataset':
+            dataset.update(num_train=4, num_test=2)  # generated in memory
 
 
 def _shorten_schedule(train_cfg) -> None:
