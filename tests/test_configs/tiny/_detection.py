@@ -139,7 +139,7 @@ def make_tiny(cfg, tmp_path: Path):
     switch = _pipeline_switch(cfg)
     if switch is not None:
         switch.update(close_epochs=1, switch_epoch=None)
-        cfg.train_cfg.max_epochs = 2
+        cfg.train_cfg.update(max_epochs=2, val_begin=2)  # validate once, after both
     return cfg
 
 
