@@ -8,7 +8,9 @@ lrf 0.01, mosaic, close-mosaic for the last ``--close-mosaic`` epochs, EMA), epo
 size, batch, dataloader workers and torch threads, one after the other, each validating after
 every epoch. cissreg runs ``configs/yolov8/yolov8_n_ultralytics-recipe_shapes.py``.
 
-Printed per epoch: wall time since the start of each training call and mAP50-95. ultralytics'
+Printed per epoch: wall time since the start of each training call, CPU time (user +
+system of the process and its worker processes, running or finished; the fairer clock on
+a shared machine) and mAP50-95. ultralytics'
 own validator and cissreg's ``DetMetric`` (equal to pycocotools) are different metric
 implementations, so the ultralytics EMA checkpoint of every epoch is also converted
 (``tools/model_converters/ultralytics2cissreg.py``) and evaluated with cissreg's pipeline and
@@ -31,9 +33,11 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 import time
 
 import numpy as np
+import psutil
 import torch
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
@@ -82,6 +86,8 @@ def recipe_cfg(args) -> Config:
 
 def write_yolo_layout(cfg: Config, root: str) -> str:
     """Labels of the shapes splits as YOLO txt next to symlinks of the same image files."""
+    if osp.isdir(root):
+        shutil.rmtree(root)  # links and labels of another data set must not survive
     names = None
     for split, loader in (('train', cfg.train_dataloader), ('val', cfg.val_dataloader)):
         dataset = DATASETS.build(dict(loader.dataset, pipeline=[], test_mode=True))
@@ -107,23 +113,38 @@ def write_yolo_layout(cfg: Config, root: str) -> str:
     return yaml_path
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process, its finished and its running children."""
+    proc = psutil.Process()
+    t = proc.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in proc.children(recursive=True):
+        try:
+            c = child.cpu_times()
+            total += c.user + c.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 class _Curve(Hook):
     """Wall time since ``start`` and mAP50-95 after every validation."""
     priority = 'LOWEST'
 
-    def __init__(self, start: float) -> None:
-        self.start, self.rows = start, []
+    def __init__(self, start: float, cpu_start: float) -> None:
+        self.start, self.cpu_start, self.rows = start, cpu_start, []
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self.rows.append(dict(epoch=runner.epoch, wall=time.time() - self.start,
+                              cpu=cpu_seconds() - self.cpu_start,
                               map=metrics['coco/bbox_mAP'], map50=metrics['coco/bbox_mAP_50']))
 
 
 def train_cissreg(args):
     torch.set_num_threads(args.threads)
-    start = time.time()
+    start, cpu_start = time.time(), cpu_seconds()
     runner = RUNNERS.build(recipe_cfg(args))
-    curve = _Curve(start)
+    curve = _Curve(start, cpu_start)
     runner.register_hook(curve)
     runner.train()
     return curve.rows, time.time() - start, torch.get_num_threads()
@@ -136,11 +157,12 @@ def train_ultralytics(args, yaml_path):
     from ultralytics.utils import SETTINGS
     SETTINGS.update(dict(sync=False))  # no analytics / telemetry calls
     torch.set_num_threads(args.threads)
-    rows, start = [], time.time()
+    rows, start, cpu_start = [], time.time(), cpu_seconds()
     model = YOLO('yolov8n.yaml')
 
     def on_fit_epoch_end(trainer):
         rows.append(dict(epoch=trainer.epoch + 1, wall=time.time() - start,
+                         cpu=cpu_seconds() - cpu_start,
                          map=float(trainer.metrics['metrics/mAP50-95(B)']),
                          map50=float(trainer.metrics['metrics/mAP50(B)'])))
 
@@ -191,14 +213,14 @@ def main() -> None:
     ref_same_metric = evaluate_ultralytics_checkpoints(args)
     print(f'\nthreads: cissreg {ours_threads}, ultralytics {ref_threads}; workers {args.workers}; '
           f'{args.epochs} epochs, close_mosaic {args.close_mosaic}')
-    print('| epoch | cissreg wall s | cissreg mAP50-95 | ultralytics wall s | ultralytics '
-          'mAP50-95 (own validator) | ultralytics mAP50-95 (DetMetric) |')
+    print('| epoch | cissreg wall s (CPU s) | cissreg mAP50-95 | ultralytics wall s (CPU s) | '
+          'ultralytics mAP50-95 (own validator) | ultralytics mAP50-95 (DetMetric) |')
     print('| --- | --- | --- | --- | --- | --- |')
     for i in range(args.epochs):
         o, r = ours[i], ref[i]
         same = f'{ref_same_metric[i]:.3f}' if i < len(ref_same_metric) else 'n/a'
-        print(f"| {i + 1} | {o['wall']:.0f} | {o['map']:.3f} | {r['wall']:.0f} | "
-              f"{r['map']:.3f} | {same} |")
+        print(f"| {i + 1} | {o['wall']:.0f} ({o['cpu']:.0f}) | {o['map']:.3f} | "
+              f"{r['wall']:.0f} ({r['cpu']:.0f}) | {r['map']:.3f} | {same} |")
     final = ref_same_metric[-1] if ref_same_metric else ref[-1]['map']
     ref_rows = [dict(r, map=m) for r, m in zip(ref, ref_same_metric)] or ref
     t_ours, t_ref = first_reaching(ours, final - 0.01), first_reaching(ref_rows, final - 0.01)
@@ -206,7 +228,8 @@ def main() -> None:
           f'cissreg at {t_ours if t_ours is None else round(t_ours)} s, ultralytics at '
           f'{round(t_ref)} s')
     print(f'whole run: cissreg {ours_wall:.0f} s, ultralytics {ref_wall:.0f} s, ratio '
-          f'{ours_wall / ref_wall:.3f}x')
+          f'{ours_wall / ref_wall:.3f}x; CPU time cissreg {ours[-1]["cpu"]:.0f} s, ultralytics '
+          f'{ref[-1]["cpu"]:.0f} s, ratio {ours[-1]["cpu"] / ref[-1]["cpu"]:.3f}x')
     with open(osp.join(args.work_dir, 'curves.json'), 'w') as f:
         json.dump(dict(cissreg=ours, ultralytics=ref, ultralytics_detmetric=ref_same_metric,
                        cissreg_wall=ours_wall, ultralytics_wall=ref_wall), f, indent=1)
