@@ -132,7 +132,7 @@ def toy_cfg(work_dir: str, max_epochs: int = 4, seed: Optional[int] = 0,
         val_evaluator=dict(type='ToyAccuracy'),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         param_scheduler=[dict(type='MultiStepLR', milestones=[2], by_epoch=True)],
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
+        default_hooks=dict(checkpoint=dict(type='AtomicCheckpointHook', interval=1),
                            logger=dict(type='LoggerHook', interval=1000)),
         custom_hooks=[dict(type='EMAHook')],
         randomness=dict(seed=seed),
@@ -158,7 +158,7 @@ test_dataloader = val_dataloader
 test_cfg = dict()
 test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1),
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=1),
                      logger=dict(type='LoggerHook', interval=1))
 custom_hooks = [dict(type='ToyDumpWeightsHook')]
 randomness = dict(seed=0)

@@ -1,7 +1,7 @@
 """mmengine ``CheckpointHook`` that a kill at any point cannot leave without a resumable state."""
 import os.path as osp
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
@@ -122,7 +122,7 @@ class AtomicCheckpointHook(CheckpointHook):
             self._init_rule(self.rules, [list(metrics.keys())[0]])
         updated = False
         for key_indicator, rule in zip(self.key_indicators, self.rules):
-            score_key, ckpt_key = self._runtime_keys(key_indicator)
+            score_key, _ = self._runtime_keys(key_indicator)
             best_score = runner.message_hub.runtime_info.get(score_key, self.init_value_map[rule])
             score = metrics[key_indicator]
             if score is None or not self.is_better_than[key_indicator](score, best_score):
@@ -150,7 +150,7 @@ class AtomicCheckpointHook(CheckpointHook):
         if updated and self.last_ckpt is not None:
             self._save_checkpoint_with_step(runner, step, meta)
 
-    def _runtime_keys(self, key_indicator: str):
+    def _runtime_keys(self, key_indicator: str) -> Tuple[str, str]:
         """Message-hub keys of the best score and best path (mmengine's naming)."""
         if len(self.key_indicators) == 1:
             return 'best_score', 'best_ckpt'
