@@ -58,9 +58,12 @@ def test_report_bytes_match_the_model_and_optimizer(tmp_path):
     assert 0 < rows['mllm.lm']['params_trainable'] < rows['mllm.lm']['params_frozen']
     # gradients reach LoRA, the projector and the decoder; none reach the teacher
     grads = report['nonzero_grads']
-    lora = sum('lora_' in n for n, _ in model.mllm.lm.named_parameters())
-    # LoRA B starts at zero, so at the first step only B gets a gradient (A's is B^T g = 0)
-    assert grads['mllm.lm'] == f'{lora // 2}/{lora}'
+    trainable = [n for n, p in model.mllm.lm.named_parameters() if p.requires_grad]
+    lora_a = [n for n in trainable if 'lora_A' in n]
+    assert lora_a and len(trainable) > len(lora_a)
+    # LoRA B starts at zero, so at the first step A gets no gradient (B^T g = 0); LoRA B and
+    # the trained LM head (modules_to_save) do
+    assert grads['mllm.lm'] == f'{len(trainable) - len(lora_a)}/{len(trainable)}'
     assert grads['mllm.projector'] == '6/6' and grads['teacher'] == '0/0'
     assert (tmp_path / 'r.json').is_file()
 

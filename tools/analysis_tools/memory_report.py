@@ -110,11 +110,11 @@ def memory_rows(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def _gib(n: int) -> str:
-    return f'{n / 2**30:.3f}' if n >= 2**24 else f'{n / 2**20:.2f} Mi'
+    return f'{n / 2**30:.3f} GiB' if n >= 2**24 else f'{n / 2**20:.2f} MiB'
 
 
 def format_table(rows: List[dict]) -> str:
-    """Markdown table (GiB; small values in MiB)."""
+    """Markdown table (GiB, or MiB below 16 MiB)."""
     keys = ('params_trainable', 'params_frozen', 'grads', 'optimizer_state', 'total')
     lines = ['| component | numel | ' + ' | '.join(keys) + ' | in optimizer |',
              '|' + ' --- |' * (len(keys) + 3)]
@@ -201,12 +201,12 @@ def main(argv=None) -> dict:
     if torch.cuda.is_available() and not args.meta:
         report['cuda_peak_bytes'] = cuda_peak(model, wrapper, cfg)
     print(format_table(report['rows']))
-    print(f"\nEMA copy: {_gib(report['ema_copy_bytes'])} GiB, "
+    print(f"\nEMA copy: {_gib(report['ema_copy_bytes'])}, "
           f"{report['ema_in_optimizer']} of its tensors in the optimizer")
     if 'nonzero_grads' in report:
         print('non-zero gradients (trainable tensors):', report['nonzero_grads'])
     if 'cuda_peak_bytes' in report:
-        print(f"CUDA peak of one training step: {_gib(report['cuda_peak_bytes'])} GiB")
+        print(f"CUDA peak of one training step: {_gib(report['cuda_peak_bytes'])}")
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=1)

@@ -17,8 +17,8 @@ class DiceLoss(WeightedLoss):
     act on.
 
     Args:
-        eps (float): Smoothing added to numerator and denominator. Defaults to 1.0 (Sa2VA /
-            LISA's dice).
+        eps (float): Smoothing added to numerator and denominator. Defaults to 1.0 (Sa2VA's
+            mask dice: mmdet's naive dice with ``eps=1``).
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Defaults to ``'mean'``.
         loss_weight (float): Multiplier. Defaults to 1.0.
     """
