@@ -21,6 +21,7 @@ from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 from .config_check import check_config
+from .config_text import MemoTextConfig
 from .checkpoint_checks import check_ema_state, check_optimizer_state
 from .cpu_distributed import init_cpu_dist
 
@@ -55,7 +56,7 @@ class CissRunner(Runner):
     @classmethod
     def from_cfg(cls, cfg) -> 'CissRunner':
         check_config(cfg)  # warns on near-miss top-level keys; names bad keys of loops
-        return super().from_cfg(cfg)
+        return super().from_cfg(MemoTextConfig.of(cfg))
 
     def setup_env(self, env_cfg: Dict) -> None:
         if self.distributed and not is_distributed() and not torch.cuda.is_available():
