@@ -76,3 +76,17 @@ def test_statistics_survive_a_checkpoint():
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     assert torch.equal(a.sample(torch.tensor([1]), 7, g1)[0], b.sample(torch.tensor([1]), 7,
                                                                         g2)[0])
+
+
+def test_float16_factors_keep_the_covariance_positive_definite():
+    x, _, _ = _gaussian_data(200, 32, 4)
+    feats = torch.tensor(x, dtype=torch.float32) * 0.05  # CLIP-feature-like scale
+    labels = torch.zeros(200, dtype=torch.long)
+    full = GaussianFeatureSampler(num_classes=1, feat_dim=32)
+    half = GaussianFeatureSampler(num_classes=1, feat_dim=32, stats_dtype='float16')
+    full.update(feats, labels)
+    half.update(feats, labels)
+    assert half.chol_tril.dtype == torch.float16 and half.chol_tril.shape == (1, 32 * 33 // 2)
+    cov, cov16 = full.covs[0].double(), half.covs[0].double()
+    assert torch.linalg.eigvalsh(cov16).min() > 0
+    assert (cov16 - cov).abs().max() < 1e-3 * cov.abs().max()
