@@ -57,7 +57,9 @@ class IncrementalLoop(BaseLoop):
     the stage's ``optim_wrapper``, schedulers from the stage's ``param_scheduler`` (else the
     top-level one; ``end`` and a cosine ``T_max`` default to the stage's epochs), the
     epochs, ``after_train_stage``; then ``after_train_task``, evaluation of the val (or test)
-    loop on ``eval_subset``, the results file (json, written atomically) and the checkpoint
+    loop on ``eval_subset``, the results file (json, written atomically: each task's metrics,
+    plus ``incremental_record()`` of metrics that define it; metrics with ``state_dict`` /
+    ``load_state_dict`` are saved in checkpoints and restored on resume) and the checkpoint
     ``task_{t}.pth``, which ``last_checkpoint`` then names.
 
     ``runner.epoch`` / ``runner.iter`` count over all tasks and stages, so epoch checkpoints
