@@ -86,6 +86,7 @@ def recipe_cfg(args) -> Config:
 
 def write_yolo_layout(cfg: Config, root: str) -> str:
     """Labels of the shapes splits as YOLO txt next to symlinks of the same image files."""
+    root = osp.abspath(root)  # ultralytics resolves a relative `path` under its datasets dir
     if osp.isdir(root):
         shutil.rmtree(root)  # links and labels of another data set must not survive
     names = None
