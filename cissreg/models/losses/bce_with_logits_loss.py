@@ -73,9 +73,10 @@ class BCEWithLogitsLoss(WeightedLoss):
     YOLOv8's classification loss: summed over every anchor and class, divided by
     ``avg_factor = max(sum(target_scores), 1)``. Unweighted sums (``reduction='sum'``, or
     ``'mean'`` with ``avg_factor``) take a fused path (:func:`softplus_sum`) that keeps no
-    element-wise loss tensor (forward + backward of YOLOv8's ``[8, 8400, 80]`` logits: 41 ms
-    instead of 71 ms, one CPU thread, shared 2-core machine, 2026-11-30); other cases use
-    :meth:`elementwise`.
+    element-wise loss tensor; other cases use :meth:`elementwise`. Forward + backward of
+    YOLOv8's ``[8, 8400, 80]`` logits: 41 ms instead of 71 ms; of the whole
+    ``YOLOv8Head.loss_by_feat`` at ``benchmarks/bench_loss_assigner.py``'s settings: 161 ms
+    instead of 177 ms (one CPU thread, interleaved, shared 2-core machine, 2026-11-30).
 
     Args:
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Defaults to ``'mean'``.
