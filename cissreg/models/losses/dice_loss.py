@@ -1,11 +1,8 @@
 """Dice loss of mask logits (per mask), with the mmdet loss contract written by hand."""
-from typing import Optional, Union
-
 from torch import Tensor
 
 from cissreg.registry import MODELS
 from .weighted_loss import WeightedLoss
-from .weighted_reduction import weight_reduce_loss
 
 
 @MODELS.register_module()
@@ -41,12 +38,3 @@ class DiceLoss(WeightedLoss):
         p = pred.sigmoid().flatten(1)
         t = target.to(p.dtype).flatten(1)
         return 1 - (2 * (p * t).sum(1) + self.eps) / (p.sum(1) + t.sum(1) + self.eps)
-
-    def forward(self,
-                pred: Tensor,
-                target: Tensor,
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Weighted, reduced, scaled dice loss; ``weight`` is per mask [N]."""
-        return super().forward(pred, target, weight, avg_factor, reduction_override)
