@@ -1,6 +1,7 @@
 from .aux_background_loss import AuxBackgroundLoss
 from .bce_with_logits_loss import BCEWithLogitsLoss
 from .decomposed_kd_loss import DecomposedKDLoss, decomposed_logits
+from .dice_loss import DiceLoss
 from .fitness_loss import FitnessLoss
 from .cwd_loss import ChannelWiseDivergence, channel_wise_divergence
 from .distribution_focal_loss import DistributionFocalLoss, distribution_focal_loss
@@ -21,5 +22,6 @@ __all__ = [
     'softmax_kl',
     'AuxBackgroundLoss', 'DecomposedKDLoss', 'decomposed_logits', 'FitnessLoss', 'LogitKDLoss',
     'MultiLabelBCELoss',
-    'InfoNCELoss', 'PseudoSupConLoss', 'SupConLoss', 'supcon_per_anchor', 'PrototypicalLoss'
+    'InfoNCELoss', 'PseudoSupConLoss', 'SupConLoss', 'supcon_per_anchor', 'PrototypicalLoss',
+    'DiceLoss'
 ]
