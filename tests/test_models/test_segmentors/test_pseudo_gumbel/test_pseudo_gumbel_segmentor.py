@@ -126,3 +126,29 @@ def test_optimizer_holds_trainable_student_parameters_only(tmp_path):
     assert in_opt == {id(p) for p in model.parameters() if p.requires_grad}
     assert not in_opt & {id(p) for p in model.teacher.parameters()}
     assert any('lora_' in n for n, p in model.named_parameters() if id(p) in in_opt)
+
+
+def test_generate_equals_teacher_forced_greedy_chain_with_left_padding(tmp_path):
+    """Region prompts of different K are left-padded; ``generate`` (KV cache) and the
+    teacher-forced pass (explicit positions) must pick the same greedy tokens."""
+    model = build_tiny(tmp_path)
+    mllm = model.mllm.eval()
+    for name, p in mllm.named_parameters():  # a non-trivial LoRA so the LM is not degenerate
+        if 'lora_B' in name:
+            p.data.normal_(0, 0.5)
+    batch = tiny_batch(model)
+    x, masks = model.normalize(batch['img1']), batch['mask1']
+    masks[2] = 0
+    masks[2, 0, 0] = 1  # one covered pixel: K = 1 by the largest-overlap fallback
+    assert mllm.region_cells(masks).sum(1).tolist()[2] == 1
+    generated = mllm.generate_captions(x, masks, 5)
+    chain = torch.empty(3, 0, dtype=torch.long)
+    with torch.no_grad():
+        for t in range(5):
+            probe = torch.cat([chain, chain.new_zeros(3, 1)], 1)
+            logits = mllm.caption_logits(x, masks, probe, torch.ones_like(probe, dtype=torch.bool))
+            chain = torch.cat([chain, logits[:, -1].argmax(-1, keepdim=True)], 1)
+    eos = mllm.eos_id
+    for g, c in zip(generated.tolist(), chain.tolist()):
+        n = c.index(eos) + 1 if eos in c else len(c)  # generate pads after EOS
+        assert g[:n] == c[:n]
