@@ -1,5 +1,5 @@
 """Train on cached image features while the model's feature extractor is frozen."""
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -24,7 +24,8 @@ class FeatureCacheHook(Hook):
     * ``before_train_stage``: unless the model says the stage ``needs_images`` (e.g. LoRA in
       the encoder path of a head), the loop's loader is replaced by a
       :class:`FeatureBatchLoader` over the cached features (same batch size, a permutation
-      per ``(seed, epoch)``); a stage that needs images drops the cache afterwards.
+      per ``(seed, epoch)``, each batch with its samples' ``img_paths`` so a non-finite
+      loss names the image files); a stage that needs images drops the cache afterwards.
     * :meth:`task_features` serves the same features to other hooks (Gaussian statistics).
 
     The features are computed with ``pipeline`` (default: the val dataset's pipeline), i.e.
@@ -43,7 +44,7 @@ class FeatureCacheHook(Hook):
         self.pipeline = None if pipeline is None else [dict(p) for p in pipeline]
         self.batch_size = batch_size
         self._dataset = None
-        self._cache: Optional[Tuple[int, Tensor, Tensor]] = None
+        self._cache: Optional[Tuple[int, Tensor, Tensor, List[str]]] = None
 
     @staticmethod
     def _model(runner):
@@ -70,7 +71,7 @@ class FeatureCacheHook(Hook):
         raise ValueError('FeatureCacheHook: set pipeline (no val/test pipeline to copy)')
 
     @torch.no_grad()
-    def _extract(self, runner, task: int) -> Tuple[Tensor, Tensor]:
+    def _extract(self, runner, task: int) -> Tuple[Tensor, Tensor, List[str]]:
         loop = runner.train_loop
         subset = loop.task_split.train_subset(self._feature_dataset(runner), task)
         loader = DataLoader(subset, batch_size=self.batch_size, shuffle=False,
@@ -78,20 +79,24 @@ class FeatureCacheHook(Hook):
         model = self._model(runner)
         was_training = model.training
         model.eval()
-        feats, labels = [], []
+        feats, labels, paths = [], [], []
         for batch in loader:
             data = model.data_preprocessor(batch, False)
             feats.append(model.extract_feat(data['inputs']).float().cpu())
             labels.append(data['labels'].cpu())
+            paths += [str(s.metainfo.get('img_path', '?')) for s in batch['data_samples']]
         model.train(was_training)
-        return torch.cat(feats), torch.cat(labels)
+        return torch.cat(feats), torch.cat(labels), paths
 
     def task_features(self, runner) -> Tuple[Tensor, Tensor]:
         """Features [N, D] and labels [N] of the current task's training samples."""
+        return self._task_cache(runner)[1:3]
+
+    def _task_cache(self, runner) -> Tuple[int, Tensor, Tensor, List[str]]:
         task = runner.train_loop.task
         if self._cache is None or self._cache[0] != task:
             self._cache = (task, *self._extract(runner, task))
-        return self._cache[1], self._cache[2]
+        return self._cache
 
     def before_train_task(self, runner, task_id: int) -> None:
         self._cache = None
@@ -101,9 +106,9 @@ class FeatureCacheHook(Hook):
             return
         loop = runner.train_loop
         images = loop.dataloader
-        feats, labels = self.task_features(runner)
+        _, feats, labels, img_paths = self._task_cache(runner)
         loop.dataloader = FeatureBatchLoader(feats, labels, images.batch_size,
-                                             dataset=images.dataset,
+                                             dataset=images.dataset, img_paths=img_paths,
                                              drop_last=images.drop_last, seed=runner.seed)
 
     def before_train_epoch(self, runner) -> None:

@@ -1,6 +1,6 @@
 """Batches of precomputed features, shuffled per epoch like ``DefaultSampler``."""
 import math
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional, Sequence
 
 import torch
 from mmengine.dist import get_dist_info
@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 
 
 class FeatureBatchLoader:
-    """Iterate ``dict(feats=[B, D], labels=[B])`` batches of cached features.
+    """Iterate ``dict(feats=[B, D], labels=[B], img_paths=[B])`` batches of cached features.
 
     The order is a permutation drawn from ``(seed, epoch)`` (call :meth:`set_epoch`), so a
     resumed run draws the same batches. In a distributed run each rank takes every
@@ -22,6 +22,9 @@ class FeatureBatchLoader:
         batch_size (int): Samples per batch (per rank).
         dataset (Dataset, optional): The image dataset the features come from (exposed as
             ``dataset`` for checkpoint metadata).
+        img_paths (Sequence[str], optional): [N] the image file of each feature; a batch
+            carries its samples' files as ``img_paths`` (named by the non-finite loss
+            check). Defaults to None (``'?'`` for every sample).
         shuffle (bool): Permute every epoch. Defaults to True.
         drop_last (bool): Drop the last incomplete batch. Defaults to False.
         seed (int): Base seed. Defaults to 0.
@@ -32,13 +35,16 @@ class FeatureBatchLoader:
                  labels: Tensor,
                  batch_size: int,
                  dataset: Optional[Dataset] = None,
+                 img_paths: Optional[Sequence[str]] = None,
                  shuffle: bool = True,
                  drop_last: bool = False,
                  seed: int = 0) -> None:
-        if len(feats) != len(labels):
-            raise ValueError('FeatureBatchLoader: feats and labels differ in length')
+        img_paths = ['?'] * len(feats) if img_paths is None else [str(p) for p in img_paths]
+        if not len(feats) == len(labels) == len(img_paths):
+            raise ValueError('FeatureBatchLoader: feats, labels and img_paths differ in length')
         self.feats = feats
         self.labels = labels
+        self.img_paths: List[str] = img_paths
         self.batch_size = batch_size
         self.dataset = dataset
         self.shuffle = shuffle
@@ -76,4 +82,5 @@ class FeatureBatchLoader:
         order = self._indices()
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield dict(feats=self.feats[idx], labels=self.labels[idx])
+            yield dict(feats=self.feats[idx], labels=self.labels[idx],
+                       img_paths=[self.img_paths[i] for i in idx.tolist()])

@@ -16,7 +16,8 @@ class CLIPDataPreprocessor(BaseDataPreprocessor):
 
     Input batch (from ``pseudo_collate``): ``inputs`` list of uint8 [3, H, W] tensors (BGR,
     cv2 order), ``data_samples`` with ``gt_label``; or a cached-feature batch with ``feats``
-    [B, D] and ``labels`` [B]. Extra keys (``replay_feats``, ``replay_labels``) pass through.
+    [B, D], ``labels`` [B] and ``img_paths`` [B]. Other keys (``img_paths``, ``replay_feats``,
+    ``replay_labels``) pass through unchanged.
 
     Output: ``inputs`` float [B, 3, H, W] normalised RGB (or None), ``labels`` int64 [B]
     (when the samples carry labels) and the other keys, moved to the model's device.

@@ -322,7 +322,8 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
                 feats: Optional[Tensor] = None,
                 labels: Optional[Tensor] = None,
                 replay_feats: Optional[Tensor] = None,
-                replay_labels: Optional[Tensor] = None):
+                replay_labels: Optional[Tensor] = None,
+                img_paths: Optional[List[str]] = None):
         """mmengine entry point.
 
         Args:
@@ -333,6 +334,8 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
             labels (Tensor, optional): [B] int64 labels.
             replay_feats (Tensor, optional): [R, D] replayed old-class features (stage 1).
             replay_labels (Tensor, optional): [R] their labels.
+            img_paths (list[str], optional): [B] image files of a ``feats`` batch, named by
+                ``FiniteLossModel``'s non-finite loss check (not used here).
 
         Returns:
             dict of losses (``'loss'``), data samples with ``pred_score`` [n_seen] and
