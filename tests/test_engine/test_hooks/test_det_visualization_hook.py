@@ -84,13 +84,11 @@ def _count(image_rgb: np.ndarray, colour) -> int:
     return int(np.all(image_rgb == np.array(colour, dtype=np.uint8), axis=-1).sum())
 
 
-@pytest.mark.parametrize('visualizer,absolute_dir', [(None, False),
-                                                      (dict(type='DetLocalVisualizer'), True)])
-def test_painted_colours_through_test_loop(tmp_path, visualizer, absolute_dir):
+def _test_runner(tmp_path, visualization: dict, visualizer=None) -> Runner:
+    """A test loop over :class:`PaintedSet` (images written under ``tmp_path/images``)."""
     img_dir = tmp_path / 'images'
     img_dir.mkdir()
-    show_dir = str(tmp_path / 'painted') if absolute_dir else 'painted'
-    runner = Runner(
+    return Runner(
         model=CannedDetector(),
         work_dir=str(tmp_path / 'work'),
         experiment_name=f'vis_{uuid.uuid4().hex}',
@@ -101,12 +99,17 @@ def test_painted_colours_through_test_loop(tmp_path, visualizer, absolute_dir):
             collate_fn=dict(type='pseudo_collate')),
         test_evaluator=dict(type='Evaluator', metrics=CountMetric()),
         test_cfg=dict(),
-        default_hooks=dict(
-            visualization=dict(
-                type='DetVisualizationHook', draw=True, show_dir=show_dir, score_thr=0.3,
-                iou_thr=0.5)),
+        default_hooks=dict(visualization=dict(type='DetVisualizationHook', **visualization)),
         visualizer=visualizer,
         default_scope='cissreg')
+
+
+@pytest.mark.parametrize('visualizer,absolute_dir', [(None, False),
+                                                      (dict(type='DetLocalVisualizer'), True)])
+def test_painted_colours_through_test_loop(tmp_path, visualizer, absolute_dir):
+    show_dir = str(tmp_path / 'painted') if absolute_dir else 'painted'
+    runner = _test_runner(
+        tmp_path, dict(draw=True, show_dir=show_dir, score_thr=0.3, iou_thr=0.5), visualizer)
     runner.test()
 
     out_dir = show_dir if absolute_dir else osp.join(runner.work_dir, runner.timestamp, show_dir)
@@ -127,23 +130,7 @@ def test_painted_colours_through_test_loop(tmp_path, visualizer, absolute_dir):
 
 
 def test_draw_false_writes_nothing(tmp_path):
-    img_dir = tmp_path / 'images'
-    img_dir.mkdir()
-    runner = Runner(
-        model=CannedDetector(),
-        work_dir=str(tmp_path / 'work'),
-        experiment_name=f'vis_{uuid.uuid4().hex}',
-        test_dataloader=dict(
-            dataset=PaintedSet(str(img_dir)),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            collate_fn=dict(type='pseudo_collate')),
-        test_evaluator=dict(type='Evaluator', metrics=CountMetric()),
-        test_cfg=dict(),
-        default_hooks=dict(
-            visualization=dict(type='DetVisualizationHook', show_dir=str(tmp_path / 'out'))),
-        default_scope='cissreg')
-    runner.test()
+    _test_runner(tmp_path, dict(show_dir=str(tmp_path / 'out'))).test()
     assert not osp.exists(tmp_path / 'out')
 
 
