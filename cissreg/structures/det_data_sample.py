@@ -2,6 +2,23 @@
 from mmengine.structures import BaseDataElement, InstanceData
 
 
+def _typed_field(name: str, dtype: type) -> property:
+    """A data field stored as ``_<name>`` whose values must be ``dtype`` (mmdet's
+    getter / setter / deleter triple, written once)."""
+    private = f'_{name}'
+
+    def fget(self) -> dtype:
+        return getattr(self, private)
+
+    def fset(self, value: dtype) -> None:
+        self.set_field(value, private, dtype=dtype)
+
+    def fdel(self) -> None:
+        delattr(self, private)
+
+    return property(fget, fset, fdel, doc=f'``{name}`` ({dtype.__name__}).')
+
+
 class DetDataSample(BaseDataElement):
     """One image's detection annotations and predictions.
 
@@ -19,26 +36,5 @@ class DetDataSample(BaseDataElement):
     preprocessor adds ``batch_input_shape`` (h, w).
     """
 
-    @property
-    def gt_instances(self) -> InstanceData:
-        return self._gt_instances
-
-    @gt_instances.setter
-    def gt_instances(self, value: InstanceData) -> None:
-        self.set_field(value, '_gt_instances', dtype=InstanceData)
-
-    @gt_instances.deleter
-    def gt_instances(self) -> None:
-        del self._gt_instances
-
-    @property
-    def pred_instances(self) -> InstanceData:
-        return self._pred_instances
-
-    @pred_instances.setter
-    def pred_instances(self, value: InstanceData) -> None:
-        self.set_field(value, '_pred_instances', dtype=InstanceData)
-
-    @pred_instances.deleter
-    def pred_instances(self) -> None:
-        del self._pred_instances
+    gt_instances = _typed_field('gt_instances', InstanceData)
+    pred_instances = _typed_field('pred_instances', InstanceData)
