@@ -3,6 +3,7 @@ import copy
 import json
 import math
 import os.path as osp
+from operator import attrgetter
 from typing import Dict, List, Optional, Union
 
 from mmengine.dist import get_dist_info, is_main_process
@@ -136,31 +137,13 @@ class IncrementalLoop(BaseLoop):
         model = self.runner.model
         return model.module if is_model_wrapper(model) else model
 
-    @property
-    def max_epochs(self) -> int:
-        return self._max_epochs
-
-    @property
-    def max_iters(self) -> int:
-        return self._max_iters
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch
-
-    @property
-    def iter(self) -> int:
-        return self._iter
-
-    @property
-    def task(self) -> int:
-        """Current task index."""
-        return self._task
-
-    @property
-    def stage(self) -> int:
-        """Current stage (1-based)."""
-        return self._stage
+    # mmengine's loop protocol, read-only; epochs and iterations count over all tasks / stages
+    max_epochs = property(attrgetter('_max_epochs'), doc='Epochs of the whole run.')
+    max_iters = property(attrgetter('_max_iters'), doc='Iterations of the whole run.')
+    epoch = property(attrgetter('_epoch'), doc='Epochs trained so far.')
+    iter = property(attrgetter('_iter'), doc='Iterations trained so far.')
+    task = property(attrgetter('_task'), doc='Current task index.')
+    stage = property(attrgetter('_stage'), doc='Current stage (1-based).')
 
     # ------------------------------------------------------------------ schedule
     def _check_task_sizes(self) -> None:
