@@ -9,11 +9,8 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(split='train', class_order_seed=class_order_seed))
-val_dataloader = dict(
-    batch_size=128,
-    num_workers=4,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(split='test', class_order_seed=class_order_seed))
+# the same workers and collate, a larger batch, no shuffling, the test split
+val_dataloader = dict(train_dataloader, batch_size=128,
+                      sampler=dict(type='DefaultSampler', shuffle=False),
+                      dataset=dict(split='test', class_order_seed=class_order_seed))
 test_dataloader = val_dataloader
