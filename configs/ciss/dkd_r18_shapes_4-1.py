@@ -1,5 +1,5 @@
 # DKD on the embedded shapes data: 4 base classes, then 1 class per step (3 steps). A light
-# ResNet-18 (3 stages, output stride 8, from scratch) on 48 px images: all steps on CPU in
+# ResNet-18 (3 stages, output stride 8, from scratch) on 32 px images: all steps on CPU in
 # minutes, no download.
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/models/dkd_deeplabv3_r101.py',
@@ -8,7 +8,7 @@ _base_ = [
 # ---- frequently changed
 task, setting = '4-1', 'overlap'
 task_sizes = [4, 1, 1]
-base_epochs, step_epochs = 5, 3
+base_epochs, step_epochs = 4, 3
 base_lr, incremental_lr = 0.01, 0.005
 
 model = dict(

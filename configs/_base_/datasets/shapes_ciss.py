@@ -1,8 +1,8 @@
-# Procedural shapes with masks (6 classes, 48 px, VOC layout), generated on first use.
+# Procedural shapes with masks (6 classes, 32 px, VOC layout), generated on first use.
 data_root = 'data/shapes_seg'
 task, setting = '4-1', 'overlap'
-img_size = 48
-shapes_args = dict(num_train=300, num_val=100, img_size=img_size, seed=0)
+img_size = 32
+shapes_args = dict(num_train=240, num_val=100, img_size=img_size, seed=0)
 
 train_pipeline = [
     dict(type='LoadSegSample'),
