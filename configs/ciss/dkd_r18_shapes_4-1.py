@@ -1,6 +1,6 @@
 # DKD on the embedded shapes data: 4 base classes, then 1 class per step (3 steps). A light
-# ResNet-18 (3 stages, output stride 8, from scratch) on 32 px images: all steps on CPU in
-# minutes, no download.
+# ResNet-18 (3 stages, output stride 8, from scratch) on 32 px images: all steps on CPU, no
+# download (12-16 min measured on a loaded 2-core machine; see docs/en/methods/ciss.md).
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/models/dkd_deeplabv3_r101.py',
     '../_base_/datasets/shapes_ciss.py', '../_base_/schedules/dkd_sgd_poly.py'

@@ -3,4 +3,5 @@
 _base_ = './dkd_r18_shapes_4-1.py'
 task = 'joint'
 model = dict(task_sizes=[6])
-train_cfg = dict(task_split=dict(task=task), stages=dict(step=dict(max_epochs=10, init_max_epochs=10)))
+train_cfg = dict(task_split=dict(task=task),
+                 stages=dict(step=dict(max_epochs=10, init_max_epochs=10)))
