@@ -162,6 +162,8 @@ def train_ultralytics(args, yaml_path):
     model = YOLO('yolov8n.yaml')
 
     def on_fit_epoch_end(trainer):
+        if rows and rows[-1]['epoch'] == trainer.epoch + 1:
+            return  # ultralytics' final validation of best.pt calls this hook once more
         rows.append(dict(epoch=trainer.epoch + 1, wall=time.time() - start,
                          cpu=cpu_seconds() - cpu_start,
                          map=float(trainer.metrics['metrics/mAP50-95(B)']),
@@ -205,6 +207,25 @@ def first_reaching(rows, target):
     return next((r['wall'] for r in rows if r['map'] >= target), None)
 
 
+def plot(ours: list, ref: list, ref_same_metric: list, path: str) -> None:
+    """Both mAP50-95 curves against wall time, to a PNG."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r['wall'] for r in ours], [r['map'] for r in ours], 'o-', label='cissreg')
+    ax.plot([r['wall'] for r in ref], [r['map'] for r in ref], 's--',
+            label='ultralytics (own validator)')
+    if ref_same_metric:
+        ax.plot([r['wall'] for r in ref], ref_same_metric, 's-', label='ultralytics (DetMetric)')
+    ax.set_xlabel('wall time since start of training (s)')
+    ax.set_ylabel('val mAP50-95')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     args = parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
@@ -235,23 +256,7 @@ def main() -> None:
         json.dump(dict(cissreg=ours, ultralytics=ref, ultralytics_detmetric=ref_same_metric,
                        cissreg_wall=ours_wall, ultralytics_wall=ref_wall), f, indent=1)
     if args.plot:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot([r['wall'] for r in ours], [r['map'] for r in ours], 'o-', label='cissreg')
-        ax.plot([r['wall'] for r in ref], [r['map'] for r in ref], 's--',
-                label='ultralytics (own validator)')
-        if ref_same_metric:
-            ax.plot([r['wall'] for r in ref], ref_same_metric, 's-',
-                    label='ultralytics (DetMetric)')
-        ax.set_xlabel('wall time since start of training (s)')
-        ax.set_ylabel('val mAP50-95')
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
-
+        plot(ours, ref, ref_same_metric, args.plot)
 
 if __name__ == '__main__':
     main()
