@@ -49,33 +49,22 @@ test_pipeline = pre_transform + [
     dict(type='LetterResize', scale=img_scale, allow_scale_up=False),
     dict(type='PackDetInputs')]
 
+coco_dataset = dict(type='CocoDetDataset', data_root=data_root)
 train_dataloader = dict(
     batch_size=train_batch_size_per_gpu,
     num_workers=train_num_workers,
     persistent_workers=False,  # True breaks bit-exact resume
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='CocoDetDataset',
-        data_root=data_root,
-        ann_file='annotations/instances_train2017.json',
-        data_prefix=dict(img_path='train2017/'),
-        filter_cfg=dict(filter_empty_gt=False),
-        pipeline=train_pipelines['n']))
+    dataset=dict(coco_dataset, ann_file='annotations/instances_train2017.json',
+                 data_prefix=dict(img_path='train2017/'),
+                 filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipelines['n']))
 val_dataloader = dict(
-    batch_size=val_batch_size_per_gpu,
-    num_workers=val_num_workers,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='CocoDetDataset',
-        data_root=data_root,
-        ann_file='annotations/instances_val2017.json',
-        data_prefix=dict(img_path='val2017/'),
-        test_mode=True,
-        pipeline=test_pipeline))
+    train_dataloader, batch_size=val_batch_size_per_gpu, num_workers=val_num_workers,
+    drop_last=False, sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(coco_dataset, ann_file='annotations/instances_val2017.json',
+                 data_prefix=dict(img_path='val2017/'), test_mode=True,
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='DetMetric')

@@ -39,27 +39,14 @@ train_dataloader = dict(
     persistent_workers=False,  # True breaks bit-exact resume
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='ShapesDetDataset',
-        data_root=data_root,
-        ann_file='ImageSets/Main/train.txt',
-        filter_cfg=dict(filter_empty_gt=True),
-        pipeline=train_pipeline,
-        **shapes_cfg))
+    dataset=dict(type='ShapesDetDataset', data_root=data_root,
+                 ann_file='ImageSets/Main/train.txt', filter_cfg=dict(filter_empty_gt=True),
+                 pipeline=train_pipeline, **shapes_cfg))
 val_dataloader = dict(
-    batch_size=val_batch_size_per_gpu,
-    num_workers=val_num_workers,
-    persistent_workers=False,  # True breaks bit-exact resume
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='ShapesDetDataset',
-        data_root=data_root,
-        ann_file='ImageSets/Main/val.txt',
-        test_mode=True,
-        pipeline=test_pipeline,
-        **shapes_cfg))
+    train_dataloader, batch_size=val_batch_size_per_gpu, num_workers=val_num_workers,
+    drop_last=False, sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='ShapesDetDataset', data_root=data_root, ann_file='ImageSets/Main/val.txt',
+                 test_mode=True, pipeline=test_pipeline, **shapes_cfg))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='DetMetric')
