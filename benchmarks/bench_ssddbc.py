@@ -56,7 +56,7 @@ def main() -> None:
                 lambda: HDBSCAN(min_cluster_size=5, copy=True).fit_predict(x))
     rows[-1]['ari'] = round(adjusted_rand_score(y, hdb), 4)
     hdb_s = rows[-1]['seconds']
-    print(json.dumps(dict(n=args.n, dim=args.dim, threads=args.threads,
+    print(json.dumps(dict(n=args.n, dim=args.dim, threads=args.threads, rows=rows,
                           fit_over_hdbscan=round(rows[-3]['seconds'] / hdb_s, 3),
                           grid_over_hdbscan=round(rows[-2]['seconds'] / hdb_s, 3))))
 
