@@ -1,6 +1,7 @@
 """The loss plugin of docs/en/user_guides/plugins.md (§1-2) works as written."""
 import os.path as osp
 import re
+import sys
 
 import torch
 from mmengine.config import Config
@@ -29,6 +30,8 @@ def test_documented_loss_is_a_short_weighted_loss_subclass_used_by_the_config(
     (tmp_path / 'my_configs' / 'cfg.py').write_text(
         config.replace('../configs/', osp.join(ROOT, 'configs') + '/'))
     monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == 'my_pkg' or m.startswith('my_pkg.')]:
+        sys.modules.pop(name)  # another doc test's my_pkg lives elsewhere
     cfg = Config.fromfile(str(tmp_path / 'my_configs' / 'cfg.py'))  # runs custom_imports
 
     head = MODELS.build(cfg.model.bbox_head)
@@ -45,3 +48,5 @@ def test_documented_loss_is_a_short_weighted_loss_subclass_used_by_the_config(
     torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(loss(pred, target, reduction_override='none').double(),
                                0.5 * elem, rtol=1e-6, atol=1e-7)
+    for name in [m for m in sys.modules if m == 'my_pkg' or m.startswith('my_pkg.')]:
+        sys.modules.pop(name)  # ours must not shadow the next test's my_pkg
