@@ -5,7 +5,7 @@ Feature cache (``features.npz``, written by ``tools/cache_features.py``): ``indi
 -1), ``labelled`` bool [N], ``targets`` int64 [N] (ground truth, for evaluation only, never read
 by the clustering) and ``metadata`` (JSON: epoch, checkpoint, ...).
 
-Pseudo labels (``pseudo_labels/epoch_XXX.npz``): ``indices``, ``labels`` (-1 = unassigned),
+Pseudo labels (``pseudo_labels/epoch_{epoch:03d}.npz``): ``indices``, ``labels`` (-1 = unassigned),
 ``core_mask``, ``densities``, ``best_params`` (JSON), ``score`` and ``metadata`` (JSON with
 the SHA-256 of the feature arrays (:func:`feature_digest`), their epoch and checkpoint), so a
 file made from other features is refused by :func:`load_pseudo_labels`. Both are written
