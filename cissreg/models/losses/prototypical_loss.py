@@ -4,11 +4,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_loss import WeightedLoss
+from .anchor_row_loss import AnchorRowLoss
 
 
 @MODELS.register_module()
-class PrototypicalLoss(WeightedLoss):
+class PrototypicalLoss(AnchorRowLoss):
     """Cross-entropy of ``cos(z_i, mu_c) / t`` over the batch's class prototypes.
 
     The prototype ``mu_c`` is the L2-normalised mean of the rows with ``target == c`` (rows
@@ -23,8 +23,11 @@ class PrototypicalLoss(WeightedLoss):
 
     def __init__(self, temperature: float = 0.1, reduction: str = 'mean',
                  loss_weight: float = 1.0) -> None:
-        super().__init__(reduction=reduction, loss_weight=loss_weight)
-        self.temperature = temperature
+        super().__init__(temperature=temperature, reduction=reduction, loss_weight=loss_weight)
+
+    def anchors(self, target: Tensor) -> Tensor:
+        """Bool [N]: the rows with a pseudo label."""
+        return target >= 0
 
     def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
         """Loss per row.
@@ -46,11 +49,3 @@ class PrototypicalLoss(WeightedLoss):
         logits = pred[valid] @ protos.t() / self.temperature
         loss[valid] = F.cross_entropy(logits, inverse, reduction='none')
         return loss
-
-    def forward(self, pred: Tensor, target: Tensor, weight=None, avg_factor=None,
-                reduction_override=None, **kwargs) -> Tensor:
-        if weight is None and avg_factor is None:
-            weight = (target >= 0).to(pred.dtype)
-            if (reduction_override or self.reduction) == 'mean':
-                avg_factor = weight.sum().clamp(min=1.0)
-        return super().forward(pred, target, weight, avg_factor, reduction_override, **kwargs)

@@ -1,12 +1,10 @@
 """Supervised contrastive loss (Khosla et al. 2020) and its GCD variants on L2-normalised
 features: InfoNCE (positives = the other view), SupCon (labelled part) and pseudo-label SupCon."""
-from typing import Optional, Union
-
 import torch
 from torch import Tensor
 
 from cissreg.registry import MODELS
-from .weighted_loss import WeightedLoss
+from .anchor_row_loss import AnchorRowLoss
 
 
 def supcon_per_anchor(feats: Tensor, target: Tensor, temperature: float) -> Tensor:
@@ -34,7 +32,7 @@ def supcon_per_anchor(feats: Tensor, target: Tensor, temperature: float) -> Tens
 
 
 @MODELS.register_module()
-class SupConLoss(WeightedLoss):
+class SupConLoss(AnchorRowLoss):
     """SupCon over the rows of a batch (GCD applies it to both views of the labelled images).
 
     ``forward(feats [N, D], target [N])``: see :func:`supcon_per_anchor`. With
@@ -47,10 +45,10 @@ class SupConLoss(WeightedLoss):
         loss_weight (float): Defaults to 1.0.
     """
 
-    def __init__(self, temperature: float = 0.07, reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(reduction=reduction, loss_weight=loss_weight)
-        self.temperature = temperature
+    def anchors(self, target: Tensor) -> Tensor:
+        """Bool [N]: the rows with a positive (another row of the same group >= 0)."""
+        same = (target[:, None] == target[None, :]) & (target[:, None] >= 0)
+        return same.sum(1) > 1
 
     def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
         """Loss per anchor.
@@ -63,17 +61,6 @@ class SupConLoss(WeightedLoss):
             Tensor: [N].
         """
         return supcon_per_anchor(pred, target, self.temperature)
-
-    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None, **kwargs) -> Tensor:
-        if weight is None and avg_factor is None:
-            anchors = (target[:, None] == target[None, :]) & (target[:, None] >= 0)
-            has_pos = (anchors.sum(1) > 1).to(pred.dtype)
-            weight = has_pos
-            if (reduction_override or self.reduction) == 'mean':
-                avg_factor = has_pos.sum().clamp(min=1.0)
-        return super().forward(pred, target, weight, avg_factor, reduction_override, **kwargs)
 
 
 @MODELS.register_module()
