@@ -40,12 +40,8 @@ train_dataloader = dict(
     dataset=dict(type='RegionPairDataset', data_root=data_root, split='train',
                  num_pairs=num_train_pairs, img_size=img_size, pipeline=pipeline))
 val_dataloader = dict(
-    batch_size=batch_size,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='RegionPairDataset', data_root=data_root, split='val',
-                 num_pairs=num_val_pairs, img_size=img_size, pipeline=pipeline,
+    train_dataloader, sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(train_dataloader['dataset'], split='val', num_pairs=num_val_pairs,
                  test_mode=True))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='RISMetric')
