@@ -221,6 +221,10 @@ class Pipeline:
             if key in s:
                 cmd += [f'--{key.replace("_", "-")}', str(s[key])]
         rc = self._child(cmd, log)
+        previous = [int(e) for e in self.state.get('clusters', {}) if int(e) < epoch]
+        if rc == 0 and previous and not osp.isfile(self.path('pl', max(previous))):
+            # the change rate reads the previous refresh's labels: re-made if deleted
+            rc = self._cluster(dict(epoch=max(previous)), log)
         if rc == 0:
             self.state.setdefault('clusters', {})[str(epoch)] = self._cluster_stats(epoch)
         return rc

@@ -127,3 +127,27 @@ def test_killed_in_every_stage_resumes_to_the_same_result(tmp_path):
         torch.testing.assert_close(run_w[key], ref_w[key], rtol=0, atol=0)
     state = json.loads((run / 'pipeline.json').read_text())
     assert len(state['done']) == 5 and state['clusters']['2']['change_rate'] is not None
+
+
+def test_refresh_re_makes_the_previous_pseudo_labels_it_compares_with(tmp_path):
+    """A kill inside ``cluster_002`` after epoch 1's files were deleted: the refresh's change
+    rate needs epoch 1's labels, which are re-made from their checkpoint (not exit 2)."""
+    cfg = _config(tmp_path)
+    run = tmp_path / 'run'
+    assert _pipeline(cfg, '--run-dir', str(run)).wait() == 0
+    ref = {e: dict(np.load(run / 'pseudo_labels' / f'epoch_{e:03d}.npz')) for e in (1, 2)}
+    state_file = run / 'pipeline.json'
+    state = json.loads(state_file.read_text())
+    assert state['done'][2] == 'train_001_002'
+    state['done'], state['running'] = state['done'][:3], 'cluster_002'
+    state_file.write_text(json.dumps(state))
+    for name in ('pseudo_labels/epoch_002.npz', 'pseudo_labels/epoch_001.npz',
+                 'features/epoch_001.npz'):
+        (run / name).unlink()
+    assert _pipeline(cfg, '--resume-run-dir', str(run)).wait() == 0
+    for epoch in (1, 2):
+        got = np.load(run / 'pseudo_labels' / f'epoch_{epoch:03d}.npz')
+        for key in ('indices', 'labels', 'core_mask', 'best_params'):
+            np.testing.assert_array_equal(got[key], ref[epoch][key])
+    state = json.loads(state_file.read_text())
+    assert len(state['done']) == 5 and state['clusters']['2']['change_rate'] is not None
