@@ -1,34 +1,18 @@
 """The incremental-method example of docs/en/user_guides/plugins.md runs on IncrementalLoop."""
 import json
 import os.path as osp
-import re
 import sys
 
 import torch
+from _plugins_doc import code_blocks, load_plugin_config
 from mmengine.config import Config
 
 from cissreg.registry import RUNNERS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-
-def _code_blocks():
-    with open(osp.join(ROOT, 'docs', 'en', 'user_guides', 'plugins.md')) as f:
-        text = f.read()
-    section = text[text.index('## 4. A new incremental method'):]
-    return re.findall(r'```python\n(.*?)```', section, re.S)
-
 
 def test_documented_growing_classifier_trains_three_tasks(tmp_path, monkeypatch):
-    module, config = _code_blocks()[:2]
-    (tmp_path / 'my_pkg').mkdir()
-    (tmp_path / 'my_pkg' / '__init__.py').write_text('')
-    (tmp_path / 'my_pkg' / 'growing_linear.py').write_text(module)
-    (tmp_path / 'my_configs').mkdir()
-    (tmp_path / 'my_configs' / 'cfg.py').write_text(
-        config.replace('../configs/', osp.join(ROOT, 'configs') + '/'))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = Config.fromfile(str(tmp_path / 'my_configs' / 'cfg.py'))
+    module, config = code_blocks('## 4. A new incremental method')[:2]
+    cfg = load_plugin_config(tmp_path, monkeypatch, 'growing_linear', module, config)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.default_hooks.checkpoint.interval = 100
     runner = RUNNERS.build(cfg)
