@@ -54,7 +54,6 @@ def detector_cfg(num_classes: int, widen: float) -> dict:
     """YOLOv8-n config (``configs/_base_/models/yolov8_n.py``) with another width / classes."""
     cfg = copy.deepcopy(Config.fromfile(BASE_MODEL).model.to_dict())
     cfg['bbox_head']['head_module']['num_classes'] = num_classes
-    cfg['train_cfg']['assigner']['num_classes'] = num_classes
     for part in (cfg['backbone'], cfg['neck'], cfg['bbox_head']['head_module']):
         part['widen_factor'] = widen
     return cfg

@@ -55,7 +55,6 @@ def build_cissreg(size: str, num_classes: int) -> torch.nn.Module:
                       in_channels=[256, 512, last], out_channels=[256, 512, last])
     model.bbox_head.head_module.update(num_classes=num_classes, widen_factor=widen,
                                        in_channels=[256, 512, last])
-    model.train_cfg.assigner.num_classes = num_classes
     return MODELS.build(model)
 
 

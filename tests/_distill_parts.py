@@ -18,7 +18,6 @@ BASE_MODEL = Config.fromfile(REPO / 'configs' / '_base_' / 'models' / 'yolov8_n.
 def detector_cfg(num_classes: int, widen: float = 0.125) -> dict:
     cfg = copy.deepcopy(BASE_MODEL.to_dict())
     cfg['bbox_head']['head_module']['num_classes'] = num_classes
-    cfg['train_cfg']['assigner']['num_classes'] = num_classes
     for part in (cfg['backbone'], cfg['neck'], cfg['bbox_head']['head_module']):
         part['widen_factor'] = widen
     return cfg

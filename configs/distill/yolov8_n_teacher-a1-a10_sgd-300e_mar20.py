@@ -7,7 +7,6 @@ _base_ = '../yolov8/yolov8_n_sgd-300e_mar20.py'
 teacher_classes = tuple(f'A{i}' for i in range(1, 11))
 num_classes = len(teacher_classes)
 
-model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)),
-             train_cfg=dict(assigner=dict(num_classes=num_classes)))
+model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)))
 # train, val and test sets keep the teacher's classes (each merged into its own base loader)
 train_dataloader = val_dataloader = test_dataloader = dict(dataset=dict(classes=teacher_classes))

@@ -7,8 +7,7 @@ num_classes = 20
 max_epochs = 300
 close_mosaic_epochs = 10
 
-model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)),
-             train_cfg=dict(assigner=dict(num_classes=num_classes)))
+model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)))
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(save_best='coco/bbox_mAP_50'), pipeline_switch=dict(
     type='PipelineSwitchHook', close_epochs=close_mosaic_epochs,

@@ -8,8 +8,7 @@ num_classes = 6
 max_epochs = 8
 freeze_epochs = 0
 
-model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)),
-             train_cfg=dict(assigner=dict(num_classes=num_classes)))
+model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)))
 train_cfg = dict(max_epochs=max_epochs, val_interval=2)
 optim_wrapper = dict(optimizer=dict(lr=0.004))
 default_hooks = dict(backbone_freeze=dict(freeze_epochs=freeze_epochs))

@@ -5,8 +5,7 @@ _base_ = ['../_base_/schedules/yolov8_sgd_500e.py', '../_base_/datasets/shapes_d
           '../_base_/models/yolov8_n.py']
 num_classes, max_epochs, close_mosaic_epochs = 6, 8, 2  # ---- frequently changed ----
 
-model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)),
-             train_cfg=dict(assigner=dict(num_classes=num_classes)))
+model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)))
 train_dataloader = dict(dataset=dict(pipeline=_base_.ultralytics_train_pipeline))
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='auto'), auto_cfg=dict(

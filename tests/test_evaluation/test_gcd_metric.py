@@ -79,3 +79,31 @@ def test_metric_kmeans_on_features_and_pred_mode():
     metric.process({}, _samples(labels, pred_label=pred))
     res = metric.evaluate(80)
     assert res['gcd/old'] == pytest.approx(75.0) and res['gcd/new'] == 100.0
+
+
+def test_metric_reads_old_classes_and_cluster_count_from_dataset_meta():
+    """Unset, ``num_old_classes`` / ``num_clusters`` come from the wrapper's metainfo, so a
+    config cannot give the metric a split that disagrees with the dataset."""
+    rng = np.random.RandomState(0)
+    labels = np.repeat(np.arange(3), 20)
+    feats = torch.as_tensor(np.eye(3)[labels] * 10 + rng.randn(60, 3) * 0.1, dtype=torch.float)
+    pred = torch.as_tensor(labels)[:, None].clone()
+    pred[:10] = 2  # half of class 0 in class 2's cluster
+    results = {}
+    for num_old in (1, 2):
+        metric = GCDMetric(cluster='pred')
+        metric.dataset_meta = dict(classes=('a', 'b', 'c'), num_old_classes=num_old)
+        metric.process({}, _samples(labels, pred_label=pred))
+        results[num_old] = metric.evaluate(60)
+    # class 0 (half wrong) is old in both; class 1 moves from new to old
+    assert results[1]['gcd/old'] == pytest.approx(50.0)
+    assert results[2]['gcd/old'] == pytest.approx(75.0)
+    metric = GCDMetric()  # k-means with len(classes) clusters
+    metric.dataset_meta = dict(classes=('a', 'b', 'c'), num_old_classes=2)
+    metric.process({}, _samples(labels, feats=feats))
+    assert metric.evaluate(60)['gcd/all'] == 100.0
+    metric = GCDMetric(num_clusters=3)
+    metric.dataset_meta = dict(classes=('a', 'b', 'c'))
+    metric.process({}, _samples(labels, feats=feats))
+    with pytest.raises(ValueError, match="num_old_classes is not set.*'num_old_classes'"):
+        metric.evaluate(60)

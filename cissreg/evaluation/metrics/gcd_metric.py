@@ -20,15 +20,19 @@ class GCDMetric(BaseMetric):
     (:func:`gcd_cluster_accuracy`); old / new split by ground-truth class.
 
     Args:
-        num_old_classes (int): Classes ``0 .. num_old_classes - 1`` are old.
-        num_clusters (int): k-means clusters (GCD uses the true number of classes).
+        num_old_classes (int, optional): Classes ``0 .. num_old_classes - 1`` are old.
+            Defaults to None: ``dataset_meta['num_old_classes']`` (set by
+            ``GCDDatasetWrapper``).
+        num_clusters (int, optional): k-means clusters. Defaults to None: the true number of
+            classes, ``len(dataset_meta['classes'])``, as GCD does.
         cluster (str): ``'kmeans'`` or ``'pred'``. Defaults to ``'kmeans'``.
         seed (int): k-means seed. Defaults to 0.
         collect_device (str): As in ``BaseMetric``. Defaults to ``'cpu'``.
         prefix (str, optional): Defaults to ``'gcd'``.
     """
 
-    def __init__(self, num_old_classes: int, num_clusters: int, cluster: str = 'kmeans',
+    def __init__(self, num_old_classes: Optional[int] = None,
+                 num_clusters: Optional[int] = None, cluster: str = 'kmeans',
                  seed: int = 0, collect_device: str = 'cpu',
                  prefix: Optional[str] = 'gcd') -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -38,6 +42,18 @@ class GCDMetric(BaseMetric):
         self.num_clusters = num_clusters
         self.cluster = cluster
         self.seed = seed
+
+    def _from_meta(self, value: Optional[int], name: str, key: str) -> int:
+        """``value``, or the evaluated dataset's ``dataset_meta[key]`` (its length for a
+        sequence)."""
+        if value is not None:
+            return value
+        meta = self.dataset_meta or {}
+        if key not in meta:
+            raise ValueError(f'GCDMetric: {name} is not set and the evaluated dataset\'s '
+                             f'metainfo has no {key!r} (keys: {sorted(meta)}); set {name} '
+                             'or evaluate a GCDDatasetWrapper')
+        return meta[key] if isinstance(meta[key], int) else len(meta[key])
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -55,7 +71,8 @@ class GCDMetric(BaseMetric):
         else:
             from sklearn.cluster import KMeans
             feats = np.stack([r['feats'] for r in results])
-            y_pred = KMeans(self.num_clusters, n_init=4, random_state=self.seed).fit_predict(
-                feats)
-        acc = gcd_cluster_accuracy(y_true, y_pred, range(self.num_old_classes))
+            num_clusters = self._from_meta(self.num_clusters, 'num_clusters', 'classes')
+            y_pred = KMeans(num_clusters, n_init=4, random_state=self.seed).fit_predict(feats)
+        num_old = self._from_meta(self.num_old_classes, 'num_old_classes', 'num_old_classes')
+        acc = gcd_cluster_accuracy(y_true, y_pred, range(num_old))
         return {k: v * 100 for k, v in acc.items()}

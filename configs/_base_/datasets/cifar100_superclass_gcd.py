@@ -3,18 +3,14 @@
 _base_ = './gcd_loaders.py'
 superclass = 0
 num_old_classes = 3
-num_classes = 5
 data_root = 'data/cifar100'
 
 pipeline = [dict(type='Resize', scale=(224, 224), interpolation='bicubic'),
             dict(type='PackCILInputs')]
 cifar_train = dict(type='CIFAR100SuperclassDataset', data_root=data_root, split='train',
                    superclass=superclass, pipeline=pipeline)
-gcd_train = dict(type='GCDDatasetWrapper', dataset=cifar_train, num_old_classes=num_old_classes,
-                 labelled_ratio=0.5, seed=0)
+gcd_train = dict(type='GCDDatasetWrapper', dataset=cifar_train, num_old_classes=num_old_classes)
 train_dataloader = dict(num_workers=4, dataset=gcd_train)
 val_dataloader = dict(num_workers=4, dataset=gcd_train)
-test_dataloader = dict(num_workers=4, dataset=dict(
-    num_old_classes=num_old_classes, dataset=dict(cifar_train, split='test')))
-val_evaluator = dict(num_old_classes=num_old_classes, num_clusters=num_classes)
-test_evaluator = val_evaluator
+test_dataloader = dict(num_workers=4, dataset=dict(gcd_train, dataset=dict(cifar_train,
+                                                                           split='test')))

@@ -10,6 +10,7 @@
 # validates with rectangular batches), Albumentations blur / CLAHE are not applied
 # (ultralytics applies them only when the albumentations package is installed), copy-paste
 # is absent (it needs instance segments; on box-only data it is a no-op in ultralytics).
+_base_ = './det_loaders.py'
 data_root = 'data/coco/'
 img_scale = (640, 640)  # (w, h)
 train_batch_size_per_gpu = 16
@@ -18,9 +19,8 @@ val_batch_size_per_gpu = 32
 val_num_workers = 2
 size_augment = dict(n=(0.5, 0.0), m=(0.9, 0.1), l=(0.9, 0.15))  # s as n, x as l
 
-pre_transform = [dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations')]
-last_transform = [dict(type='HSVRandomAug'), dict(type='RandomFlip', prob=0.5),
-                  dict(type='PackDetInputs')]
+pre_transform = _base_.pre_transform
+last_transform = _base_.last_transform
 
 
 def _affine(affine_scale):
@@ -51,21 +51,13 @@ test_pipeline = pre_transform + [
 
 coco_dataset = dict(type='CocoDetDataset', data_root=data_root)
 train_dataloader = dict(
-    batch_size=train_batch_size_per_gpu,
-    num_workers=train_num_workers,
-    persistent_workers=False,  # True breaks bit-exact resume
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
+    batch_size=train_batch_size_per_gpu, num_workers=train_num_workers,
     dataset=dict(coco_dataset, ann_file='annotations/instances_train2017.json',
                  data_prefix=dict(img_path='train2017/'),
                  filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipelines['n']))
 val_dataloader = dict(
-    train_dataloader, batch_size=val_batch_size_per_gpu, num_workers=val_num_workers,
-    drop_last=False, sampler=dict(type='DefaultSampler', shuffle=False),
+    batch_size=val_batch_size_per_gpu, num_workers=val_num_workers,
     dataset=dict(coco_dataset, ann_file='annotations/instances_val2017.json',
                  data_prefix=dict(img_path='val2017/'), test_mode=True,
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='DetMetric')
-test_evaluator = val_evaluator

@@ -1,7 +1,8 @@
 # Loaders and metric of the GCD dataset bases (GCDDatasetWrapper over a labelled dataset). The
 # splits are set here: training reads the whole training split, validation is transductive
 # (clustering accuracy on the unlabelled training images), test scores the test split. A
-# dataset base inherits this file and adds the datasets, `num_old_classes` and the workers.
+# dataset base inherits this file and adds the datasets, `num_old_classes` and the workers;
+# GCDMetric reads the old-class and cluster counts from the evaluated dataset's metainfo.
 train_dataloader = dict(
     batch_size=128, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='pseudo_collate'),

@@ -1,6 +1,6 @@
 # YOLOv8-n (deepen 0.33, widen 0.25, last stage 1024): the same network as ultralytics
-# yolov8n.yaml. Children set `num_classes` through
-# model.bbox_head.head_module.num_classes / model.train_cfg.assigner.num_classes.
+# yolov8n.yaml. Children set `num_classes` in one place, model.bbox_head.head_module.num_classes:
+# the head gives it to the assigner (which therefore names none here).
 deepen_factor = 0.33
 widen_factor = 0.25
 last_stage_out_channels = 1024
@@ -50,8 +50,7 @@ model = dict(
         loss_dfl=dict(type='DistributionFocalLoss', reduction='mean', loss_weight=1.5)),
     train_cfg=dict(
         assigner=dict(
-            type='TaskAlignedAssigner', num_classes=num_classes, topk=10, alpha=0.5,
-            beta=6.0, eps=1e-9)),
+            type='TaskAlignedAssigner', topk=10, alpha=0.5, beta=6.0, eps=1e-9)),
     test_cfg=dict(
         multi_label=True,
         nms_pre=30000,
