@@ -33,7 +33,7 @@ from mmengine.config import Config, DictAction
 
 from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest,
                                          load_feature_cache, load_pseudo_labels)
-from cissreg.utils.atomic_io import atomic_write_text
+from cissreg.utils.atomic_io import atomic_write_text, remove_stale_temp_files
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 
@@ -98,6 +98,10 @@ class Pipeline:
         self.stages = self.state['stages']
         for sub in ('checkpoints', 'features', 'pseudo_labels', 'logs'):
             os.makedirs(osp.join(self.run_dir, sub), exist_ok=True)
+        # unfinished writes of a killed run (the training stage cleans its checkpoint folder)
+        for sub in ('features', 'pseudo_labels'):
+            for name in remove_stale_temp_files(osp.join(self.run_dir, sub)):
+                print(f'removed the temp file of an interrupted write: {sub}/{name}')
         self._save()
 
     def path(self, kind: str, epoch: int) -> str:

@@ -1,11 +1,13 @@
 """tools/pseudo_label_pipeline.py: stage plan, state file, errors, and kill-and-resume."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 import pytest
@@ -74,52 +76,75 @@ def test_failing_stage_stops_with_its_exit_code_and_log(tmp_path, capsys):
         plp.main([cfg, '--run-dir', str(run)])
 
 
-def _pipeline(cfg, *args):
+PAUSE_SITE = Path(__file__).resolve().parent / 'pause_site'
+
+
+def _pipeline(cfg, *args, pause: str = None, marker: Path = None):
+    """The pipeline as a subprocess (own process group); with ``pause``, every process it
+    starts blocks at that point (``pause_site/sitecustomize.py``) after creating ``marker``."""
+    env = dict(os.environ)
+    if pause:
+        env.update(CISSREG_PAUSE_AT=pause, CISSREG_PAUSE_MARKER=str(marker),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(PAUSE_SITE),
+                                                            env.get('PYTHONPATH')])))
     return subprocess.Popen([sys.executable, str(REPO / 'tools' / 'pseudo_label_pipeline.py'),
-                             cfg, *args], cwd=REPO, start_new_session=True,
+                             cfg, *args], cwd=REPO, start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _kill_during(proc, run: Path, stage: str, marker: str) -> None:
-    """SIGKILL the pipeline and its child once ``stage`` runs and its log shows ``marker``."""
+def _kill_at(cfg, run: Path, pause: str, stage: str) -> None:
+    """Resume (or start) the pipeline, let it block at ``pause`` and SIGKILL it and its
+    children there; the stage running then must be ``stage``."""
+    marker = run.parent / 'paused'
+    marker.unlink(missing_ok=True)
+    args = ['--resume-run-dir', str(run)] if (run / 'pipeline.json').exists() else [
+        '--run-dir', str(run)]
+    proc = _pipeline(cfg, *args, pause=pause, marker=marker)
     deadline = time.time() + 600
-    while time.time() < deadline:
-        assert proc.poll() is None, f'pipeline ended before {stage} could be interrupted'
-        try:
-            state = json.loads((run / 'pipeline.json').read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            state = {}
-        logs = list((run / 'logs').glob(f'stage_*_{stage}.log'))
-        if state.get('running') == stage and logs and marker in logs[0].read_text():
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return
-        time.sleep(0.2)
-    raise AssertionError(f'{stage} never showed {marker!r}')
+    while not marker.exists():
+        assert proc.poll() is None, f'the pipeline ended before it reached {pause}'
+        assert time.time() < deadline, f'the pipeline never reached {pause}'
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert json.loads((run / 'pipeline.json').read_text())['running'] == stage
 
 
-@pytest.mark.skipif(not os.environ.get('CISSREG_SLOW_TESTS'),
-                    reason='5 tiny training processes x 4 runs: minutes on 2 cores; set '
-                    'CISSREG_SLOW_TESTS=1')
-def test_killed_in_every_stage_resumes_to_the_same_result(tmp_path):
-    cfg = _config(tmp_path)
-    ref, run = tmp_path / 'ref', tmp_path / 'run'
-    assert _pipeline(cfg, '--run-dir', str(ref)).wait() == 0
-    proc = _pipeline(cfg, '--run-dir', str(run))
-    _kill_during(proc, run, 'train_000_001', 'Epoch(train) [1][2/')   # stage 1, mid-epoch
-    proc = _pipeline(cfg, '--resume-run-dir', str(run))
-    _kill_during(proc, run, 'cluster_001', '-m cissreg.clustering')   # stage 2
-    proc = _pipeline(cfg, '--resume-run-dir', str(run))
-    _kill_during(proc, run, 'train_001_002', 'Epoch(train) [2][2/')   # stage 3
+def _assert_same_pseudo_labels(run: Path, ref: Dict[int, dict]) -> None:
+    for epoch in (1, 2):
+        got = np.load(run / 'pseudo_labels' / f'epoch_{epoch:03d}.npz')
+        for key in ('indices', 'labels', 'core_mask', 'best_params'):
+            np.testing.assert_array_equal(got[key], ref[epoch][key])
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+    """An uninterrupted run of the tiny pipeline: (config, run dir, pseudo labels by epoch)."""
+    tmp = tmp_path_factory.mktemp('reference')
+    cfg = _config(tmp)
+    run = tmp / 'run'
+    assert _pipeline(cfg, '--run-dir', str(run)).wait() == 0
+    labels = {e: dict(np.load(run / 'pseudo_labels' / f'epoch_{e:03d}.npz')) for e in (1, 2)}
+    return cfg, run, labels
+
+
+def test_killed_in_every_stage_resumes_to_the_same_result(reference, tmp_path):
+    """SIGKILL in iteration 2 of stage 1, in the pseudo-label write of stage 2 and in iteration
+    2 of stage 3; then the files of epoch 1 deleted: the resumed run ends with the reference's
+    pseudo labels and bit-identical final weights."""
+    cfg, ref, ref_labels = reference
+    run = tmp_path / 'run'
+    _kill_at(cfg, run, 'backward:2', 'train_000_001')
+    assert not (run / 'checkpoints' / 'epoch_1.pth').exists()
+    _kill_at(cfg, run, 'fsync:pseudo_labels/.epoch_001.npz', 'cluster_001')
+    assert not (run / 'pseudo_labels' / 'epoch_001.npz').exists()
+    _kill_at(cfg, run, 'backward:2', 'train_001_002')
+    assert not (run / 'checkpoints' / 'epoch_2.pth').exists()
     # a deleted pseudo-label file is re-made from the checkpoint of its epoch
     (run / 'pseudo_labels' / 'epoch_001.npz').unlink()
     (run / 'features' / 'epoch_001.npz').unlink()
     assert _pipeline(cfg, '--resume-run-dir', str(run)).wait() == 0
-    for epoch in (1, 2):
-        a = np.load(ref / 'pseudo_labels' / f'epoch_{epoch:03d}.npz')
-        b = np.load(run / 'pseudo_labels' / f'epoch_{epoch:03d}.npz')
-        for key in ('indices', 'labels', 'core_mask', 'best_params'):
-            np.testing.assert_array_equal(a[key], b[key])
+    _assert_same_pseudo_labels(run, ref_labels)
     ref_w = torch.load(ref / 'checkpoints' / 'epoch_3.pth', weights_only=True)['state_dict']
     run_w = torch.load(run / 'checkpoints' / 'epoch_3.pth', weights_only=True)['state_dict']
     assert ref_w.keys() == run_w.keys()
@@ -127,15 +152,15 @@ def test_killed_in_every_stage_resumes_to_the_same_result(tmp_path):
         torch.testing.assert_close(run_w[key], ref_w[key], rtol=0, atol=0)
     state = json.loads((run / 'pipeline.json').read_text())
     assert len(state['done']) == 5 and state['clusters']['2']['change_rate'] is not None
+    assert not list(run.rglob('*.tmp'))
 
 
-def test_refresh_re_makes_the_previous_pseudo_labels_it_compares_with(tmp_path):
+def test_refresh_re_makes_the_previous_pseudo_labels_it_compares_with(reference, tmp_path):
     """A kill inside ``cluster_002`` after epoch 1's files were deleted: the refresh's change
     rate needs epoch 1's labels, which are re-made from their checkpoint (not exit 2)."""
-    cfg = _config(tmp_path)
+    cfg, ref, ref_labels = reference
     run = tmp_path / 'run'
-    assert _pipeline(cfg, '--run-dir', str(run)).wait() == 0
-    ref = {e: dict(np.load(run / 'pseudo_labels' / f'epoch_{e:03d}.npz')) for e in (1, 2)}
+    shutil.copytree(ref, run)
     state_file = run / 'pipeline.json'
     state = json.loads(state_file.read_text())
     assert state['done'][2] == 'train_001_002'
@@ -145,9 +170,6 @@ def test_refresh_re_makes_the_previous_pseudo_labels_it_compares_with(tmp_path):
                  'features/epoch_001.npz'):
         (run / name).unlink()
     assert _pipeline(cfg, '--resume-run-dir', str(run)).wait() == 0
-    for epoch in (1, 2):
-        got = np.load(run / 'pseudo_labels' / f'epoch_{epoch:03d}.npz')
-        for key in ('indices', 'labels', 'core_mask', 'best_params'):
-            np.testing.assert_array_equal(got[key], ref[epoch][key])
+    _assert_same_pseudo_labels(run, ref_labels)
     state = json.loads(state_file.read_text())
     assert len(state['done']) == 5 and state['clusters']['2']['change_rate'] is not None
