@@ -126,3 +126,19 @@ def _config_text() -> str:
     finally:
         sys.path.remove(str(HERE))
     return nan_parts.CONFIG.format(repo=REPO)
+
+
+def test_every_registered_trainable_model_has_the_guard():
+    """Every registered model that mmengine's loop trains (a ``BaseModel``) checks its loss:
+    a method whose model derives from plain ``BaseModel`` would train on NaN unnoticed (the
+    CISS segmentor and the GCD model did, until 2026-11-30)."""
+    from mmengine.model import BaseModel
+
+    import cissreg.models  # noqa: F401  (registers every model)
+    from cissreg.registry import MODELS
+    models = {name: cls for name, cls in MODELS.module_dict.items()
+              if isinstance(cls, type) and issubclass(cls, BaseModel)}
+    assert {'YOLODetector', 'IncrementalSegmentor', 'ContrastiveGCD'} <= set(models)
+    unguarded = sorted(name for name, cls in models.items()
+                       if not issubclass(cls, FiniteLossModel))
+    assert unguarded == []

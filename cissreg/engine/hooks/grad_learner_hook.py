@@ -63,6 +63,7 @@ class GradLearnerHook(Hook):
         self.loss_fit = MODELS.build(loss_fit or dict(type='FitnessLoss', loss_weight=1.0))
         self.samples, self.alpha, self.eta, self.eps = samples, alpha, eta, eps
         self.lr, self.warmup = lr, warmup
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.learner: Optional[GradLearner] = None
         self.optimizer: Optional[torch.optim.Adam] = None
@@ -83,12 +84,21 @@ class GradLearnerHook(Hook):
         self._ddp = DistributedDataParallel(self.learner) if world_size > 1 else None
 
     def ensure_classes(self, num_classes: int, device: torch.device) -> None:
-        """Build the learner, or grow it (and its Adam state) to ``num_classes``."""
-        if self.learner is None:
-            self._build(num_classes, device)
-        elif num_classes > self.learner.num_classes:
-            grow_optimizer_state(self.optimizer, self.learner.grow(num_classes))
-            self._wrap()
+        """Build the learner, or grow it (and its Adam state) to ``num_classes``.
+
+        The new layers are initialised from a seed of ``(seed, num_classes)`` inside a forked
+        CPU random state, so building the learner during training leaves the main model's
+        random stream (augmentation, dropout, sampling) as it would be without the hook.
+        """
+        if self.learner is not None and num_classes <= self.learner.num_classes:
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1_000_003 + num_classes)
+            if self.learner is None:
+                self._build(num_classes, device)
+            else:
+                grow_optimizer_state(self.optimizer, self.learner.grow(num_classes))
+                self._wrap()
 
     # ------------------------------------------------------------------ events
     def before_train(self, runner) -> None:

@@ -4,9 +4,9 @@ from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from cissreg.models.base_model import FiniteLossModel
 from cissreg.registry import MODELS
 
 
@@ -18,7 +18,7 @@ def projection_head(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential
 
 
 @MODELS.register_module()
-class ContrastiveGCD(BaseModel):
+class ContrastiveGCD(FiniteLossModel):
     """Backbone + 3-layer projection head (L2-normalised), trained on two views per image.
 
     Batches come from :class:`GCDDatasetWrapper`: each data sample has ``gt_label``,
@@ -45,6 +45,7 @@ class ContrastiveGCD(BaseModel):
         loss_contrast (dict): Defaults to ``InfoNCELoss`` (temperature 1.0 as GCD).
         loss_supcon (dict): Defaults to ``SupConLoss`` (temperature 0.07).
         loss_pseudo (dict): Defaults to ``PseudoSupConLoss`` (or ``PrototypicalLoss``).
+        skip_nonfinite (bool): See ``FiniteLossModel``. Defaults to False.
         data_preprocessor (dict): Defaults to ``TwoViewDataPreprocessor``.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -54,12 +55,14 @@ class ContrastiveGCD(BaseModel):
                  loss_contrast: dict = dict(type='InfoNCELoss', temperature=1.0),
                  loss_supcon: dict = dict(type='SupConLoss', temperature=0.07),
                  loss_pseudo: dict = dict(type='PseudoSupConLoss', temperature=0.07),
+                 skip_nonfinite: bool = False,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if not isinstance(data_preprocessor, nn.Module):
             data_preprocessor = MODELS.build(data_preprocessor
                                              or dict(type='TwoViewDataPreprocessor'))
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(skip_nonfinite=skip_nonfinite, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.head = projection_head(feat_dim, hidden_dim, out_dim)
         self.loss_contrast = MODELS.build(loss_contrast)

@@ -66,3 +66,22 @@ def test_state_round_trip_is_bit_identical_and_continues_identically():
     assert torch.equal(a, b)
     for k, v in hook.learner.state_dict().items():
         assert torch.equal(v, other.learner.state_dict()[k])
+
+
+def test_building_and_growing_the_learner_leaves_the_global_random_stream_alone():
+    """A run with the hook must train the same main model as one without it: the learner's
+    initialisation may not consume the global RNG that augmentation and dropout draw from
+    (it did: DKD and DKD + gradient learner differed already in step 0)."""
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    hook = GradLearnerHook(seed=2)
+    hook.ensure_classes(4, torch.device('cpu'))
+    hook.ensure_classes(6, torch.device('cpu'))
+    assert torch.equal(torch.rand(3), expected)
+    # and the learner itself is reproducible from its seed
+    again = GradLearnerHook(seed=2)
+    again.ensure_classes(4, torch.device('cpu'))
+    again.ensure_classes(6, torch.device('cpu'))
+    for (k, a), b in zip(hook.learner.state_dict().items(), again.learner.state_dict().values()):
+        assert torch.equal(a, b), k

@@ -4,10 +4,10 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
+from cissreg.models.base_model import FiniteLossModel
 from cissreg.registry import MODELS
 from .prediction import sigmoid_argmax_prediction
 
@@ -15,7 +15,7 @@ _BN = (nn.BatchNorm2d, nn.SyncBatchNorm)
 
 
 @MODELS.register_module()
-class IncrementalSegmentor(BaseModel):
+class IncrementalSegmentor(FiniteLossModel):
     """Backbone + ASPP head + one 1x1 classifier per step (DKD, NeurIPS 2022).
 
     ``classifiers[0]`` is DKD's 1-channel auxiliary classifier, fed *detached* features;
@@ -44,6 +44,7 @@ class IncrementalSegmentor(BaseModel):
         base_pos_weight (float, optional): ``pos_weight`` of MBCE in step 0.
         init_from_aux (bool): New rows copy the auxiliary classifier. Defaults to True.
         freeze_bn (bool): Freeze BN (and dropout) in steps > 0. Defaults to True.
+        skip_nonfinite (bool): See ``FiniteLossModel``. Defaults to False.
         data_preprocessor (dict, optional): Defaults to ``SegDataPreprocessor``.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -60,10 +61,12 @@ class IncrementalSegmentor(BaseModel):
                  base_pos_weight: Optional[float] = None,
                  init_from_aux: bool = True,
                  freeze_bn: bool = True,
+                 skip_nonfinite: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         preprocessor = MODELS.build(data_preprocessor or dict(type='SegDataPreprocessor'))
-        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        super().__init__(skip_nonfinite=skip_nonfinite, data_preprocessor=preprocessor,
+                         init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.decode_head = MODELS.build(decode_head)
         self.task_sizes = [int(s) for s in task_sizes]
