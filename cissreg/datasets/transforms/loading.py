@@ -1,4 +1,5 @@
 """Loading transforms: image file -> ``img``; ``instances`` -> ``gt_*`` arrays."""
+import os
 from collections import OrderedDict
 from typing import Optional
 
@@ -16,12 +17,16 @@ class LoadImageFromFile(BaseTransform):
     Unlike mmcv's transform of the same name, a missing file or one OpenCV cannot decode raises
     an error naming the file (and the image id) instead of failing later on ``None``.
 
-    Optional RAM cache: with ``cache_size > 0`` the last ``cache_size`` decoded images of this
-    process are kept (least recently used dropped first) and a cached file is not decoded
-    again; the pipeline gets a copy. Mixing transforms that load other images (``MixUp``) hit
-    it like ultralytics' buffer of recently loaded images; ``cache_size`` >= the number of
-    images with ``persistent_workers=True`` keeps the whole set in RAM like ultralytics'
-    ``cache='ram'`` (one copy per worker process, decoded at first use).
+    Optional RAM cache: with ``cache_size > 0`` the recently decoded images of this process
+    are kept (least recently used dropped first when an insert makes them more than the
+    inserting loader's ``cache_size``) and a cached file (same path, size and modification
+    time) is not decoded again; the pipeline gets a copy. The cache is one per process,
+    shared by every ``LoadImageFromFile`` with ``cache_size > 0``
+    (the main pipeline's and those inside ``MixUp`` / ``Mosaic`` pre-transforms), as
+    ultralytics' buffer of recently loaded images is shared by its loader and its mixing
+    transforms. ``cache_size`` >= the number of images with ``persistent_workers=True`` keeps
+    the whole set in RAM like ultralytics' ``cache='ram'`` (one copy per worker process,
+    decoded at first use).
 
     Args:
         cache_size (int): Number of decoded images kept. Defaults to 0 (no cache).
@@ -29,9 +34,10 @@ class LoadImageFromFile(BaseTransform):
     Added keys: ``img`` (uint8 [H, W, 3] BGR), ``img_shape`` and ``ori_shape`` ((H, W)).
     """
 
+    _cache: OrderedDict = OrderedDict()  # (path, size, mtime) -> decoded image, per process
+
     def __init__(self, cache_size: int = 0) -> None:
         self.cache_size = int(cache_size)
-        self._cache: OrderedDict = OrderedDict()
 
     def _decode(self, results: dict) -> np.ndarray:
         path = results['img_path']
@@ -53,15 +59,22 @@ class LoadImageFromFile(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
-        if path in self._cache:
-            self._cache.move_to_end(path)
-            img = self._cache[path].copy()
+        cache, key = LoadImageFromFile._cache, None
+        if self.cache_size > 0:
+            try:
+                stat = os.stat(path)
+                key = (path, stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                key = None  # _decode names the file
+        if key is not None and key in cache:
+            cache.move_to_end(key)
+            img = cache[key].copy()
         else:
             img = self._decode(results)
-            if self.cache_size > 0:
-                self._cache[path] = img.copy()
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+            if key is not None:
+                cache[key] = img.copy()
+                while len(cache) > self.cache_size:
+                    cache.popitem(last=False)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]

@@ -44,7 +44,7 @@ def _close_mosaic_pipeline(affine_scale):
 
 train_pipelines = {k: _train_pipeline(*v) for k, v in size_augment.items()}
 close_mosaic_pipelines = {k: _close_mosaic_pipeline(v[0]) for k, v in size_augment.items()}
-test_pipeline = pre_transform + [
+test_pipeline = _base_.test_pre_transform + [
     dict(type='KeepRatioResize', scale=img_scale),
     dict(type='LetterResize', scale=img_scale, allow_scale_up=False),
     dict(type='PackDetInputs')]

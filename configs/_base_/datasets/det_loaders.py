@@ -6,7 +6,11 @@ train_batch_size_per_gpu = 16
 train_num_workers = 2
 val_batch_size_per_gpu = 16
 val_num_workers = 2
-pre_transform = [dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations')]
+# Training loads keep each worker's last 8 x batch decoded images (ultralytics' buffer,
+# min(n, 8 x batch, 1000)): one cache per process, shared with the MixUp partners' loads.
+pre_transform = [dict(type='LoadImageFromFile', cache_size=8 * train_batch_size_per_gpu),
+                 dict(type='LoadDetAnnotations')]
+test_pre_transform = [dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations')]
 last_transform = [dict(type='HSVRandomAug'), dict(type='RandomFlip', prob=0.5),
                   dict(type='PackDetInputs')]
 

@@ -11,7 +11,7 @@ last_transform = _base_.last_transform
 train_pipeline = pre_transform + [
     dict(type='HSVRandomAug'), dict(type='LetterResize', scale=img_scale),
     dict(type='RandomFlip', prob=0.5), dict(type='PackDetInputs')]
-test_pipeline = pre_transform + [
+test_pipeline = _base_.test_pre_transform + [
     dict(type='LetterResize', scale=img_scale, allow_scale_up=False), dict(type='PackDetInputs')]
 # ultralytics' augmentation at 256 px for yolov8_n_ultralytics-recipe_shapes.py (mixup 0.0 as
 # in its default.yaml): mosaic -> affine -> HSV -> flip; letterbox -> affine in the last epochs.

@@ -1,6 +1,7 @@
 """Detection transforms: box math by hand, ultralytics parity, packing, loading errors."""
 import os
 import random
+from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -300,6 +301,7 @@ def test_load_image_errors_name_the_file(tmp_path):
 
 
 def test_load_image_ram_cache_skips_decoding_and_evicts_least_recent(tmp_path, monkeypatch):
+    monkeypatch.setattr(LoadImageFromFile, '_cache', OrderedDict())
     paths = []
     for i in range(3):
         paths.append(str(tmp_path / f'{i}.png'))
@@ -317,8 +319,16 @@ def test_load_image_ram_cache_skips_decoding_and_evicts_least_recent(tmp_path, m
     load(dict(img_path=paths[1]))
     assert len(decoded) == 3
     load(dict(img_path=paths[0]))
-    assert len(decoded) == 4 and len(load._cache) == 2
+    assert len(decoded) == 4 and len(LoadImageFromFile._cache) == 2
     uncached = LoadImageFromFile()
     uncached(dict(img_path=paths[2]))
     uncached(dict(img_path=paths[2]))
-    assert len(decoded) == 6 and not uncached._cache
+    assert len(decoded) == 6
+    # one cache per process: another loader (a MixUp partner's) hits what the first decoded
+    partner = LoadImageFromFile(cache_size=2)
+    partner(dict(img_path=paths[0]))
+    assert len(decoded) == 6
+    # a file rewritten in place is decoded again, not served stale
+    cv2.imwrite(paths[0], np.full((6, 5, 3), 7, np.uint8))
+    os.utime(paths[0], ns=(1, 1))
+    assert (partner(dict(img_path=paths[0]))['img'] == 7).all() and len(decoded) == 7
