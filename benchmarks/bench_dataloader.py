@@ -6,7 +6,8 @@ files: cissreg through ``VOCDetDataset`` and the 640 px pipeline of
 ``configs/_base_/datasets/coco_detection.py`` (mosaic from a buffer of recent images, random
 affine, mixup, HSV, flip, packing), ultralytics through its ``YOLODataset`` with its
 ``v8_transforms`` (``imgsz=640``, ``mosaic=1.0``, the same ``mixup``), each in a
-``torch.utils.data.DataLoader`` with ``--workers`` workers and batch 16 (its collate function).
+``torch.utils.data.DataLoader`` with ``--workers`` workers and batch 16 (each its own collate
+function: the configs' ``stack_det_collate``, ultralytics' ``collate_fn``).
 The two loaders run alternately, ``--rounds`` times each; every round starts the workers,
 takes ``2 * workers`` batches (the prefetch queue filling up) and times the next
 ``--batches``. Prints images/s of each (median over rounds) and the ratio cissreg /
@@ -26,11 +27,10 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 import cissreg  # noqa: F401
-from cissreg.registry import DATASETS
+from cissreg.registry import DATASETS, FUNCTIONS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLASSES = ('a', 'b', 'c', 'd')
@@ -96,8 +96,9 @@ def cissreg_loader(args) -> torch.utils.data.DataLoader:
         type='VOCDetDataset', data_root=args.data_root, ann_file='ImageSets/Main/train.txt',
         data_prefix=dict(img_path='JPEGImages', ann_path='Annotations'),
         metainfo=dict(classes=CLASSES), pipeline=pipeline))
+    collate = FUNCTIONS.get(base.train_dataloader.collate_fn.type)  # the configs' collate
     return torch.utils.data.DataLoader(dataset, batch_size=16, shuffle=True,
-                                       num_workers=args.workers, collate_fn=pseudo_collate)
+                                       num_workers=args.workers, collate_fn=collate)
 
 
 def ultralytics_loader(args) -> torch.utils.data.DataLoader:

@@ -2,6 +2,7 @@ from .transforms import *  # noqa: F401,F403
 from .base_det_dataset import BaseDetDataset
 from .cil import *  # noqa: F401,F403
 from .coco_det_dataset import CocoDetDataset
+from .det_collate import stack_det_collate
 from .gcd import *  # noqa: F401,F403
 from .refcoco_region_dataset import RefCocoRegionDataset
 from .region_pair_dataset import RegionPairDataset, region_pair_vocabulary
@@ -13,5 +14,5 @@ from .yolo_txt_dataset import YOLOTxtDataset
 __all__ = [
     'BaseDetDataset', 'CocoDetDataset', 'SHAPE_CLASSES', 'ShapesDetDataset', 'VOC_CLASSES',
     'VOCDetDataset', 'YOLOTxtDataset', 'RefCocoRegionDataset', 'RegionPairDataset',
-    'region_pair_vocabulary'
+    'region_pair_vocabulary', 'stack_det_collate'
 ]

@@ -18,7 +18,7 @@ train_dataloader = dict(
     batch_size=train_batch_size_per_gpu, num_workers=train_num_workers,
     persistent_workers=False,  # True breaks bit-exact resume
     sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'))
+    collate_fn=dict(type='cissreg.stack_det_collate'))  # one image tensor a batch (mmyolo)
 val_dataloader = dict(
     batch_size=val_batch_size_per_gpu, num_workers=val_num_workers,
     persistent_workers=False, drop_last=False,
