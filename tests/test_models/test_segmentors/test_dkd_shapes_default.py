@@ -15,7 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _old_miou_after_step_1(config: str, tmp_path: Path, name: str) -> float:
+def _old_miou_per_step(config: str, tmp_path: Path, name: str) -> tuple:
+    """Old-class mIoU after step 1 and after step 0 of the shortened default."""
     work_dir = tmp_path / name
     data = tmp_path / 'shapes_seg'
     options = [
@@ -35,7 +36,7 @@ def _old_miou_after_step_1(config: str, tmp_path: Path, name: str) -> float:
 
 
 def test_kd_terms_keep_the_old_classes_of_the_shapes_default(tmp_path):
-    dkd, dkd_base = _old_miou_after_step_1('dkd_r18_shapes_4-1.py', tmp_path, 'dkd')
-    finetune, ft_base = _old_miou_after_step_1('finetune_r18_shapes_4-1.py', tmp_path, 'ft')
+    dkd, dkd_base = _old_miou_per_step('dkd_r18_shapes_4-1.py', tmp_path, 'dkd')
+    finetune, ft_base = _old_miou_per_step('finetune_r18_shapes_4-1.py', tmp_path, 'ft')
     assert dkd_base == ft_base > 40  # the same step 0 (no KD there), and it learnt something
     assert finetune < dkd - 10, dict(dkd=dkd, finetune=finetune, step0=dkd_base)

@@ -78,3 +78,25 @@ def test_prediction_rule():
     logits = torch.tensor([[0.0, -1.0, 2.0], [5.0, -3.0, -1.0], [0.0, 1.0, 0.5]])
     logits = logits.T.reshape(1, 3, 1, 3)  # pixels: (fg 2 wins), (none > 0.5), (fg 1)
     assert sigmoid_argmax_prediction(logits).tolist() == [[[2, 0, 1]]]
+
+
+def test_loss_terms_keep_their_relative_scale_at_every_batch_size():
+    """MBCE, AC, KD and DKD are added into one loss; each is a per-class pixel mean, so a
+    batch repeated 1, 2 or 4 times (the same pixels, the same BN statistics) gives the same
+    value for every term: their ratio does not drift with the batch size."""
+    torch.manual_seed(3)
+    model = build()
+    model.begin_task(1)  # all four terms active, BN frozen (eval statistics)
+    model.train()
+    x = torch.randn(2, 3, 48, 48)
+    labels = torch.randint(0, 4, (2, 48, 48))
+    # move the student away from the old model so that KD and DKD are not at their minimum
+    with torch.no_grad():
+        for p in model.classifiers.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    ref = {k: v.double() for k, v in model.loss(x, labels).items()}
+    assert set(ref) == {'loss_mbce', 'loss_ac', 'loss_kd', 'loss_dkd'}
+    for repeat in (2, 4):
+        got = model.loss(x.repeat(repeat, 1, 1, 1), labels.repeat(repeat, 1, 1))
+        for key, value in ref.items():
+            torch.testing.assert_close(got[key].double(), value, rtol=1e-5, atol=1e-7)
