@@ -6,7 +6,9 @@ labels), from scratch, with the same hyper-parameters (ultralytics' defaults wit
 ``optimizer='auto'``: AdamW lr 0.001, nominal batch 64, 3 warm-up epochs, linear decay to
 lrf 0.01, mosaic, close-mosaic for the last ``--close-mosaic`` epochs, EMA), epochs, image
 size, batch, dataloader workers and torch threads, one after the other, each validating after
-every epoch. cissreg runs ``configs/yolov8/yolov8_n_ultralytics-recipe_shapes.py``.
+every epoch. ultralytics' trainer sets ``workers=0`` on CPU (``trainer.py``: "faster CPU
+training as time dominated by inference"), so on a machine without CUDA both sides load data
+in the main process; the workers each side really used are printed. cissreg runs ``configs/yolov8/yolov8_n_ultralytics-recipe_shapes.py``.
 
 Printed per epoch: wall time since the start of each training call, CPU time (user +
 system of the process and its worker processes, running or finished; the fairer clock on
@@ -21,8 +23,12 @@ ultralytics 8.3.40 calls ``np.trapz``, removed in numpy 2.4: this process aliase
 ``np.trapezoid``. Nothing is downloaded (model from ``yolov8n.yaml``, ``plots=False``, AMP off
 on CPU).
 
+Run-to-run noise of one 8-epoch run is several points of mAP50-95 in the middle epochs and
+about 0.02 at the end, on both sides; ``--seeds 0 1 2`` runs the pair once per seed (the seed
+of both trainings) and judges the targets on the per-epoch means.
+
 Usage:
-    python benchmarks/bench_recipe_parity.py [--epochs 8] [--close-mosaic 2] [--threads 2]
+    python benchmarks/bench_recipe_parity.py [--seeds 0] [--epochs 8] [--close-mosaic 2] [--threads 2]
         [--workers 2] [--work-dir work_dirs/bench_recipe_parity] [--plot FILE.png]
         [--num-train N --num-val M]  (a smaller shapes set, for a quick check)
 """
@@ -53,10 +59,13 @@ CONFIG = osp.join(REPO, 'configs', 'yolov8', 'yolov8_n_ultralytics-recipe_shapes
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
+                        help='one cissreg + ultralytics pair per seed; targets on the means')
     parser.add_argument('--epochs', type=int, default=8)
     parser.add_argument('--close-mosaic', type=int, default=2)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--workers', type=int, default=2,
+                        help='dataloader workers on GPU; on CPU both sides use 0 (ultralytics)')
     parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'bench_recipe_parity'))
     parser.add_argument('--plot', default=None, help='write the two curves to this PNG')
     parser.add_argument('--num-train', type=int, default=None,
@@ -65,9 +74,10 @@ def parse_args():
     return parser.parse_args()
 
 
-def recipe_cfg(args) -> Config:
+def recipe_cfg(args, seed: int = 0) -> Config:
     cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = osp.join(args.work_dir, 'cissreg')
+    cfg.work_dir = osp.join(args.work_dir, f'cissreg_seed{seed}')
+    cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.train_cfg.max_epochs = args.epochs
     cfg.optim_wrapper.auto_cfg.max_epochs = args.epochs
     cfg.default_hooks.pipeline_switch.close_epochs = args.close_mosaic
@@ -75,6 +85,7 @@ def recipe_cfg(args) -> Config:
     cfg.default_hooks.logger.interval = 50
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.num_workers = args.workers
+        loader.persistent_workers = loader.persistent_workers and args.workers > 0
         if args.num_train or args.num_val:
             loader.dataset.update(data_root=osp.join(args.work_dir, 'shapes_small'))
             loader.dataset.num_train = args.num_train or loader.dataset.num_train
@@ -141,29 +152,35 @@ class _Curve(Hook):
                               map=metrics['coco/bbox_mAP'], map50=metrics['coco/bbox_mAP_50']))
 
 
-def train_cissreg(args):
+def train_cissreg(args, seed: int):
     torch.set_num_threads(args.threads)
     start, cpu_start = time.time(), cpu_seconds()
-    runner = RUNNERS.build(recipe_cfg(args))
+    runner = RUNNERS.build(recipe_cfg(args, seed))
     curve = _Curve(start, cpu_start)
     runner.register_hook(curve)
     runner.train()
-    return curve.rows, time.time() - start, torch.get_num_threads()
+    return curve.rows, time.time() - start, (torch.get_num_threads(),
+                                             runner.train_dataloader.num_workers)
 
 
-def train_ultralytics(args, yaml_path):
+def train_ultralytics(args, yaml_path, seed: int):
     if not hasattr(np, 'trapz'):
         np.trapz = np.trapezoid  # ultralytics 8.3.40 on numpy >= 2.4
     from ultralytics import YOLO
-    from ultralytics.utils import SETTINGS
+    from ultralytics.utils import SETTINGS, torch_utils
     SETTINGS.update(dict(sync=False))  # no analytics / telemetry calls
-    torch.set_num_threads(args.threads)
+    # select_device() sets cpu_count() - 1 torch threads on CPU (1 on a 2-core machine):
+    # give ultralytics the same number of threads as cissreg instead.
+    torch_utils.NUM_THREADS = args.threads
+    threads, workers = [], []
     rows, start, cpu_start = [], time.time(), cpu_seconds()
     model = YOLO('yolov8n.yaml')
 
     def on_fit_epoch_end(trainer):
         if rows and rows[-1]['epoch'] == trainer.epoch + 1:
             return  # ultralytics' final validation of best.pt calls this hook once more
+        threads.append(torch.get_num_threads())
+        workers.append(trainer.train_loader.num_workers)
         rows.append(dict(epoch=trainer.epoch + 1, wall=time.time() - start,
                          cpu=cpu_seconds() - cpu_start,
                          map=float(trainer.metrics['metrics/mAP50-95(B)']),
@@ -171,13 +188,13 @@ def train_ultralytics(args, yaml_path):
 
     model.add_callback('on_fit_epoch_end', on_fit_epoch_end)
     model.train(data=yaml_path, epochs=args.epochs, imgsz=256, batch=16, workers=args.workers,
-                device='cpu', optimizer='auto', close_mosaic=args.close_mosaic, seed=0,
+                device='cpu', optimizer='auto', close_mosaic=args.close_mosaic, seed=seed,
                 deterministic=False, plots=False, amp=False, pretrained=False, save_period=1,
-                project=args.work_dir, name='ultralytics', exist_ok=True, verbose=False)
-    return rows, time.time() - start, torch.get_num_threads()
+                project=args.work_dir, name=f'ultralytics_seed{seed}', exist_ok=True, verbose=False)
+    return rows, time.time() - start, (max(threads), max(workers))
 
 
-def evaluate_ultralytics_checkpoints(args) -> list:
+def evaluate_ultralytics_checkpoints(args, seed: int) -> list:
     """mAP50-95 of every saved ultralytics EMA with cissreg's val pipeline and DetMetric."""
     spec = importlib.util.spec_from_file_location(
         'ultralytics2cissreg', osp.join(REPO, 'tools', 'model_converters',
@@ -187,7 +204,7 @@ def evaluate_ultralytics_checkpoints(args) -> list:
     cfg = recipe_cfg(args)
     loader = Runner.build_dataloader(cfg.val_dataloader)
     model = MODELS.build(cfg.model).eval()
-    paths = glob.glob(osp.join(args.work_dir, 'ultralytics', 'weights', 'epoch*.pt'))
+    paths = glob.glob(osp.join(args.work_dir, f'ultralytics_seed{seed}', 'weights', 'epoch*.pt'))
     paths.sort(key=lambda p: int(re.findall(r'epoch(\d+)', p)[-1]))
     maps = []
     for path in paths:
@@ -226,37 +243,63 @@ def plot(ours: list, ref: list, ref_same_metric: list, path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
-def main() -> None:
-    args = parse_args()
-    os.makedirs(args.work_dir, exist_ok=True)
-    yaml_path = write_yolo_layout(recipe_cfg(args), osp.join(args.work_dir, 'yolo_layout'))
-    ours, ours_wall, ours_threads = train_cissreg(args)
-    ref, ref_wall, ref_threads = train_ultralytics(args, yaml_path)
-    ref_same_metric = evaluate_ultralytics_checkpoints(args)
-    print(f'\nthreads: cissreg {ours_threads}, ultralytics {ref_threads}; workers {args.workers}; '
-          f'{args.epochs} epochs, close_mosaic {args.close_mosaic}')
+def print_table(ours: list, ref: list, ref_same_metric: list, epochs: int) -> None:
     print('| epoch | cissreg wall s (CPU s) | cissreg mAP50-95 | ultralytics wall s (CPU s) | '
           'ultralytics mAP50-95 (own validator) | ultralytics mAP50-95 (DetMetric) |')
     print('| --- | --- | --- | --- | --- | --- |')
-    for i in range(args.epochs):
+    for i in range(epochs):
         o, r = ours[i], ref[i]
         same = f'{ref_same_metric[i]:.3f}' if i < len(ref_same_metric) else 'n/a'
         print(f"| {i + 1} | {o['wall']:.0f} ({o['cpu']:.0f}) | {o['map']:.3f} | "
               f"{r['wall']:.0f} ({r['cpu']:.0f}) | {r['map']:.3f} | {same} |")
-    final = ref_same_metric[-1] if ref_same_metric else ref[-1]['map']
-    ref_rows = [dict(r, map=m) for r, m in zip(ref, ref_same_metric)] or ref
+
+
+def mean_rows(runs: list) -> list:
+    """Per-epoch mean of wall, CPU and mAP over the runs of several seeds."""
+    return [{k: float(np.mean([run[i][k] for run in runs])) for k in ('wall', 'cpu', 'map')}
+            for i in range(min(len(run) for run in runs))]
+
+
+def main() -> None:
+    args = parse_args()
+    if not torch.cuda.is_available():
+        args.workers = 0  # what ultralytics' trainer uses on CPU whatever it is given
+    os.makedirs(args.work_dir, exist_ok=True)
+    yaml_path = write_yolo_layout(recipe_cfg(args), osp.join(args.work_dir, 'yolo_layout'))
+    results = {}
+    for seed in args.seeds:
+        ours, ours_wall, ours_threads = train_cissreg(args, seed)
+        ref, ref_wall, ref_threads = train_ultralytics(args, yaml_path, seed)
+        ref_same = evaluate_ultralytics_checkpoints(args, seed)
+        results[seed] = dict(cissreg=ours, ultralytics=ref, ultralytics_detmetric=ref_same,
+                             cissreg_wall=ours_wall, ultralytics_wall=ref_wall)
+        print(f'\nseed {seed}; threads, workers: cissreg {ours_threads}, ultralytics '
+              f'{ref_threads}; {args.epochs} epochs, close_mosaic {args.close_mosaic}')
+        print_table(ours, ref, ref_same, args.epochs)
+        with open(osp.join(args.work_dir, 'curves.json'), 'w') as f:
+            json.dump(results, f, indent=1)
+
+    ours = mean_rows([r['cissreg'] for r in results.values()])
+    ref = mean_rows([r['ultralytics'] for r in results.values()])
+    ref_same = list(np.mean([r['ultralytics_detmetric'] for r in results.values()], 0))
+    if len(results) > 1:
+        print(f'\nmean over seeds {args.seeds}:')
+        print_table(ours, ref, ref_same, args.epochs)
+    final = ref_same[-1]
+    ref_rows = [dict(r, map=m) for r, m in zip(ref, ref_same)]
     t_ours, t_ref = first_reaching(ours, final - 0.01), first_reaching(ref_rows, final - 0.01)
-    print(f'\nultralytics final mAP50-95 (DetMetric) {final:.3f}; reaching {final - 0.01:.3f}: '
-          f'cissreg at {t_ours if t_ours is None else round(t_ours)} s, ultralytics at '
-          f'{round(t_ref)} s')
+    ours_wall = float(np.mean([r['cissreg_wall'] for r in results.values()]))
+    ref_wall = float(np.mean([r['ultralytics_wall'] for r in results.values()]))
+    print(f'\nultralytics final mAP50-95 (DetMetric) {final:.3f}; cissreg {ours[-1]["map"]:.3f}; '
+          f'reaching {final - 0.01:.3f}: cissreg at '
+          f'{t_ours if t_ours is None else round(t_ours)} s, ultralytics at '
+          f'{t_ref if t_ref is None else round(t_ref)} s')
     print(f'whole run: cissreg {ours_wall:.0f} s, ultralytics {ref_wall:.0f} s, ratio '
           f'{ours_wall / ref_wall:.3f}x; CPU time cissreg {ours[-1]["cpu"]:.0f} s, ultralytics '
           f'{ref[-1]["cpu"]:.0f} s, ratio {ours[-1]["cpu"] / ref[-1]["cpu"]:.3f}x')
-    with open(osp.join(args.work_dir, 'curves.json'), 'w') as f:
-        json.dump(dict(cissreg=ours, ultralytics=ref, ultralytics_detmetric=ref_same_metric,
-                       cissreg_wall=ours_wall, ultralytics_wall=ref_wall), f, indent=1)
     if args.plot:
-        plot(ours, ref, ref_same_metric, args.plot)
+        plot(ours, ref, ref_same, args.plot)
+
 
 if __name__ == '__main__':
     main()

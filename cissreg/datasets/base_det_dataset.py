@@ -78,9 +78,11 @@ class BaseDetDataset(BaseDataset, metaclass=ABCMeta):
     """Base of detection datasets producing mmdet-style ``data_list`` entries.
 
     Each entry is ``dict(img_path=str, img_id=int, height=int, width=int, instances=[dict(
-    bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0|1[, area=float]), ...])`` with boxes
-    (and ``area`` where the format stores one, e.g. COCO) in continuous
-    pixel coordinates of the original image (``0 <= x1 < x2 <= width``) after cleaning.
+    bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0|1[, area=float][,
+    segmentation=[[x1, y1, x2, y2, ...], ...]]), ...])`` with boxes (and ``area`` / polygon
+    ``segmentation`` where the format stores them, e.g. COCO json or YOLO segment labels) in
+    continuous pixel coordinates of the original image (boxes clipped to
+    ``0 <= x1 < x2 <= width``; polygons as stored) after cleaning.
 
     Subclasses implement :meth:`load_raw_data_list`, returning entries whose ``bbox_label``
     indexes the vocabulary ``self.vocabulary``; the base class applies the class subset, cleans
@@ -291,8 +293,7 @@ class BaseDetDataset(BaseDataset, metaclass=ABCMeta):
                 touched = True
             kept.append(dict(bbox=clipped, bbox_label=label,
                              ignore_flag=int(inst.get('ignore_flag', 0))))
-            if 'area' in inst:
-                kept[-1]['area'] = inst['area']
+            kept[-1].update({k: inst[k] for k in ('area', 'segmentation') if k in inst})
         stats['images'] += touched
         return kept
 

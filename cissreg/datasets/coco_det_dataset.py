@@ -19,7 +19,9 @@ class CocoDetDataset(BaseDetDataset):
     are mapped to contiguous labels in that order (then to positions in ``classes=`` when a
     subset is set). ``bbox`` ``[x, y, w, h]`` becomes ``[x, y, x + w, y + h]``; ``iscrowd=1``
     (or ``ignore=1``) annotations get ``ignore_flag=1``; the json ``area`` (the segmentation
-    area, which COCO's small / medium / large buckets use) is kept as ``area``. ``img_id`` is
+    area, which COCO's small / medium / large buckets use) is kept as ``area``, polygon
+    ``segmentation`` (a list of flat ``[x1, y1, x2, y2, ...]`` lists; crowd RLEs are not kept)
+    as ``segmentation`` (for ``LoadDetAnnotations(with_segments=True)``). ``img_id`` is
     the COCO image id;
     images without annotations are kept (background) unless ``filter_cfg`` removes them.
 
@@ -93,5 +95,7 @@ class CocoDetDataset(BaseDetDataset):
                 ignore_flag=int(bool(ann.get('iscrowd', 0)) or bool(ann.get('ignore', 0))))
             if 'area' in ann:  # COCO's size buckets use this (segmentation) area
                 instance['area'] = float(ann['area'])
+            if isinstance(ann.get('segmentation'), list) and ann['segmentation']:
+                instance['segmentation'] = ann['segmentation']  # polygons, not crowd RLE
             image['instances'].append(instance)
         return data_list

@@ -33,6 +33,12 @@ def parse_yolo_label_file(path: str, num_classes: int, width: int,
                           height: int) -> List[dict]:
     """Read one YOLO txt label file into instances in pixel xyxy.
 
+    A line is a box ``class cx cy w h`` or, as in ultralytics' segment labels (which its
+    detection training reads too, e.g. COCO's), a polygon ``class x1 y1 x2 y2 ... xk yk``
+    (k >= 3): its box is the polygon's extent (ultralytics ``segments2boxes``) and the polygon
+    is kept as ``segmentation`` (COCO's format: a list of one flat ``[x1, y1, ...]`` list in
+    pixels) for ``LoadDetAnnotations(with_segments=True)``.
+
     Args:
         path (str): Label file.
         num_classes (int): Size of the class vocabulary (valid ids are 0..num_classes-1).
@@ -40,7 +46,8 @@ def parse_yolo_label_file(path: str, num_classes: int, width: int,
         height (int): Image height in pixels.
 
     Returns:
-        list[dict]: ``dict(bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0)`` per line.
+        list[dict]: ``dict(bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0[,
+        segmentation=[[x1, y1, ...]]])`` per line.
 
     Raises:
         ValueError: A malformed line (field count, non-numeric value, class id out of range,
@@ -53,17 +60,29 @@ def parse_yolo_label_file(path: str, num_classes: int, width: int,
             if not fields:
                 continue
             where = f"YOLO label file '{path}', line {lineno}"
-            if len(fields) != 5:
-                raise ValueError(f'{where}: expected 5 fields `class cx cy w h`, got '
-                                 f'{len(fields)}: {line.strip()!r}')
+            if len(fields) != 5 and (len(fields) < 7 or len(fields) % 2 == 0):
+                raise ValueError(f'{where}: expected 5 fields `class cx cy w h` or a polygon '
+                                 f'`class x1 y1 ... xk yk` (k >= 3), got {len(fields)} fields: '
+                                 f'{line.strip()!r}')
             try:
-                cls, cx, cy, w, h = (float(v) for v in fields)
+                cls, *values = (float(v) for v in fields)
             except ValueError:
                 raise ValueError(f'{where}: non-numeric value in {line.strip()!r}') from None
             if cls != int(cls) or not 0 <= cls < num_classes:
                 raise ValueError(f'{where}: class id {fields[0]} is not an integer in '
                                  f'[0, {num_classes - 1}] (the dataset has {num_classes} '
                                  'classes)')
+            if len(values) > 4:
+                if max(values) > 1 + _TOLERANCE or min(values) < -_TOLERANCE:
+                    raise ValueError(f'{where}: polygon points are not normalised to [0, 1] '
+                                     '(YOLO txt stores `x y` divided by the image size)')
+                polygon = [v * (width if i % 2 == 0 else height) for i, v in enumerate(values)]
+                xs, ys = polygon[0::2], polygon[1::2]
+                instances.append(dict(bbox=[min(xs), min(ys), max(xs), max(ys)],
+                                      bbox_label=int(cls), ignore_flag=0,
+                                      segmentation=[polygon]))
+                continue
+            cx, cy, w, h = values
             if w < 0 or h < 0:
                 raise ValueError(f'{where}: negative box size w={w}, h={h}')
             if max(cx, cy, w, h) > 1 + _TOLERANCE or min(cx, cy) < -_TOLERANCE:

@@ -80,9 +80,25 @@ def test_label_path_rule_matches_ultralytics():
     assert [image_to_label_path(p) for p in paths] == utils.img2label_paths(paths)
 
 
+def test_segment_lines_give_polygons_and_their_extent_as_box(tmp_path):
+    """ultralytics' segment labels (COCO's are): ``class x1 y1 ... xk yk``, box = extent."""
+    write_image(tmp_path / 'images/train/a.jpg', 100, 50)
+    write_label(tmp_path / 'labels/train/a.txt',
+                '2 0.1 0.2 0.5 0.1 0.3 0.8\n0 0.5 0.5 0.2 0.2\n')
+    (seg, box) = build(str(tmp_path)).get_data_info(0)['instances']
+    np.testing.assert_allclose(seg['segmentation'], [[10, 10, 50, 5, 30, 40]], atol=1e-9)
+    np.testing.assert_allclose(seg['bbox'], [10, 5, 50, 40], atol=1e-9)
+    assert seg['bbox_label'] == 2 and 'segmentation' not in box
+    ops = require('ultralytics.utils.ops')
+    ref = ops.segments2boxes([np.array([[10, 10], [50, 5], [30, 40]], np.float64)])
+    np.testing.assert_allclose(ref[0], [30, 22.5, 40, 35])  # the same box as xywh
+
+
 @pytest.mark.parametrize('line, problem', [
-    ('1 0.5 0.5 0.2', 'expected 5 fields `class cx cy w h`, got 4'),
-    ('1 0.5 0.5 0.2 0.2 0.9', 'expected 5 fields `class cx cy w h`, got 6'),
+    ('1 0.5 0.5 0.2', 'expected 5 fields `class cx cy w h` or a polygon'),
+    ('1 0.5 0.5 0.2 0.2 0.9', 'got 6 fields'),
+    ('1 0.1 0.1 0.5 0.1 0.5 0.5 0.9', 'got 8 fields'),
+    ('1 0.1 0.1 0.5 0.1 1.5 0.5', 'polygon points are not normalised'),
     ('1 0.5 abc 0.2 0.2', 'non-numeric value'),
     ('3 0.5 0.5 0.2 0.2', 'class id 3 is not an integer in [0, 2]'),
     ('-1 0.5 0.5 0.2 0.2', 'class id -1 is not an integer in [0, 2]'),

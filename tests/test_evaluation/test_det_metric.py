@@ -75,17 +75,20 @@ def functional_args(images: List[dict]) -> dict:
 
 # ----------------------------------------------------------------------------- references
 def pycocotools_eval(images: List[dict], num_classes: int):
-    """COCOeval on a GT json built like mmdet's CocoMetric builds it (area = w * h)."""
+    """COCOeval on a GT json built like mmdet's CocoMetric builds it (area = w * h, or the
+    image's ``gt_areas`` where given, as a real COCO json stores segmentation areas)."""
     coco_mod = require('pycocotools.coco')
     cocoeval_mod = require('pycocotools.cocoeval')
     img_infos, anns, results = [], [], []
     for img in images:
         img_infos.append(dict(id=img['img_id'], width=640, height=640))
-        for box, label, crowd in zip(img['gt_bboxes'].tolist(), img['gt_labels'].tolist(),
-                                     img['gt_ignore_flags'].tolist()):
+        areas = img.get('gt_areas', [None] * len(img['gt_bboxes']))
+        for box, label, crowd, area in zip(img['gt_bboxes'].tolist(), img['gt_labels'].tolist(),
+                                           img['gt_ignore_flags'].tolist(), list(areas)):
             w, h = box[2] - box[0], box[3] - box[1]
             anns.append(dict(id=len(anns) + 1, image_id=img['img_id'], category_id=label + 1,
-                             bbox=[box[0], box[1], w, h], area=w * h, iscrowd=int(crowd)))
+                             bbox=[box[0], box[1], w, h],
+                             area=w * h if area is None else float(area), iscrowd=int(crowd)))
         for box, score, label in zip(img['det_bboxes'].tolist(), img['det_scores'].tolist(),
                                      img['det_labels'].tolist()):
             results.append(dict(image_id=img['img_id'], category_id=label + 1, score=score,
@@ -204,6 +207,31 @@ def assert_matches_pycocotools(images: List[dict], num_classes: int, **kwargs) -
 def test_coco_stats_equal_pycocotools(seed):
     images = random_images(seed, tie_scores=seed % 2 == 1, grid=seed >= 4)
     assert_matches_pycocotools(images, num_classes=4)
+
+
+def with_segmentation_areas(images: List[dict], seed: int) -> List[dict]:
+    """A fraction 0.3-1.0 of each box's area, as segmentation areas are: moves GTs across the
+    32**2 / 96**2 bucket limits that their box areas lie on the other side of."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for img in images:
+        box = img['gt_bboxes']
+        area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
+        out.append(dict(img, gt_areas=area * rng.uniform(0.3, 1.0, len(box))))
+    return out
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_coco_size_buckets_use_given_gt_areas(seed):
+    images = with_segmentation_areas(random_images(20 + seed), seed)
+    ours = coco_bbox_eval(num_classes=4, gt_areas=[img['gt_areas'] for img in images],
+                          **functional_args(images))
+    ref = pycocotools_eval(images, 4)
+    np.testing.assert_allclose(ours.stats, ref.stats, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.precision, ref.eval['precision'], rtol=0, atol=1e-12)
+    box_areas = coco_bbox_eval(num_classes=4, **functional_args(images))
+    assert not np.allclose(box_areas.stats[3:6], ours.stats[3:6])  # the areas matter
+    np.testing.assert_allclose(box_areas.stats[:3], ours.stats[:3], rtol=0, atol=1e-12)
 
 
 def test_coco_more_than_100_detections_per_image():
@@ -344,9 +372,12 @@ def test_voc_perfect_and_empty():
 def to_data_sample(img: dict) -> DetDataSample:
     sample = DetDataSample(metainfo=dict(
         img_id=img['img_id'], img_path=f"{img['img_id']}.jpg", ori_shape=(640, 640),
-        instances=[dict(bbox=b, bbox_label=int(lab), ignore_flag=int(ig))
-                   for b, lab, ig in zip(img['gt_bboxes'].tolist(), img['gt_labels'].tolist(),
-                                         img['gt_ignore_flags'].tolist())]))
+        instances=[dict(bbox=b, bbox_label=int(lab), ignore_flag=int(ig),
+                        **({} if area is None else dict(area=float(area))))
+                   for b, lab, ig, area in zip(
+                       img['gt_bboxes'].tolist(), img['gt_labels'].tolist(),
+                       img['gt_ignore_flags'].tolist(),
+                       img.get('gt_areas', [None] * len(img['gt_bboxes'])))]))
     sample.pred_instances = InstanceData(
         bboxes=torch.as_tensor(img['det_bboxes'], dtype=torch.float32),
         scores=torch.as_tensor(img['det_scores'], dtype=torch.float32),
@@ -362,8 +393,11 @@ def as_float32_reference(img: dict) -> dict:
     return out
 
 
-def test_det_metric_through_evaluator_equals_pycocotools():
+@pytest.mark.parametrize('json_areas', [False, True])
+def test_det_metric_through_evaluator_equals_pycocotools(json_areas):
     images = random_images(11, num_images=20)
+    if json_areas:  # instances carry `area` as CocoDetDataset's do: the buckets use it
+        images = with_segmentation_areas(images, 0)
     classes = ('plane', 'ship', 'tank', 'car')
     evaluator = Evaluator(METRICS.build(dict(type='DetMetric')))
     evaluator.dataset_meta = dict(classes=classes)

@@ -84,9 +84,41 @@ class LoadImageFromFile(BaseTransform):
         return f'{type(self).__name__}(cache_size={self.cache_size})'
 
 
+def resample_polygon(polygon: np.ndarray, num_points: int) -> np.ndarray:
+    """A closed polygon resampled to ``num_points`` points evenly spaced in vertex index.
+
+    ultralytics' ``resample_segments``: the first vertex is appended to close the ring and
+    each coordinate is linearly interpolated at ``linspace(0, K, num_points)``.
+
+    Args:
+        polygon (np.ndarray): [K, 2] vertices (K >= 1).
+        num_points (int): Number of output points.
+
+    Returns:
+        np.ndarray: float32 [num_points, 2].
+    """
+    ring = np.concatenate([polygon, polygon[:1]], axis=0)
+    t = np.linspace(0, len(ring) - 1, num_points)
+    index = np.arange(len(ring))
+    return np.stack([np.interp(t, index, ring[:, 0]), np.interp(t, index, ring[:, 1])],
+                    axis=1).astype(np.float32)
+
+
 @TRANSFORMS.register_module()
 class LoadDetAnnotations(BaseTransform):
-    """Turn the dataset's ``instances`` into box / label / ignore arrays.
+    """Turn the dataset's ``instances`` into box / label / ignore (/ segment) arrays.
+
+    Args:
+        with_segments (bool): Also load ``gt_segments`` from the instances' polygon
+            ``segmentation`` (COCO json, YOLO segment labels), so that the training
+            transforms take boxes from polygons after a rotation / shear / scale, copy-paste
+            can cut instances out, as ultralytics trains on labels with segments (its COCO
+            detection labels have them). An instance with several polygons gets them
+            concatenated in order (ultralytics joins them by shortest bridges first:
+            the points differ, the extent does not); one without polygon (a crowd RLE, a
+            box-only label) gets its box's four corners. Defaults to False.
+        num_segment_points (int): P, the points every polygon is resampled to (ultralytics
+            ``resample_segments``). Defaults to 1000 (ultralytics).
 
     Added keys:
         gt_bboxes (np.ndarray): float32 [N, 4] xyxy pixels.
@@ -94,12 +126,34 @@ class LoadDetAnnotations(BaseTransform):
         gt_ignore_flags (np.ndarray): bool [N]; ignored boxes (VOC ``difficult``, COCO
             ``iscrowd``) travel through the geometric transforms and are dropped from the
             training targets by ``PackDetInputs``.
+        gt_segments (np.ndarray): float32 [N, P, 2] xy pixels (``with_segments`` only).
 
     ``instances`` itself is left untouched (original-image coordinates, for the metric).
     Placed after a resize / letterbox (mmyolo's validation order), the boxes are mapped into
     the current image with the recorded ``scale_factor`` and ``pad_param``; geometric
     augmentations (flip, mosaic, affine) are not replayed: load the boxes before them.
     """
+
+    def __init__(self, with_segments: bool = False, num_segment_points: int = 1000) -> None:
+        if int(num_segment_points) < 4:
+            raise ValueError('LoadDetAnnotations: num_segment_points must be >= 4, got '
+                             f'{num_segment_points}')
+        self.with_segments = with_segments
+        self.num_segment_points = int(num_segment_points)
+
+    def _segments(self, instances: list, boxes: np.ndarray, results: dict) -> np.ndarray:
+        out = np.empty((len(instances), self.num_segment_points, 2), np.float32)
+        for i, (inst, box) in enumerate(zip(instances, boxes)):
+            polygons = inst.get('segmentation') or [box[[0, 1, 2, 1, 2, 3, 0, 3]]]
+            try:
+                points = np.concatenate([np.asarray(p, np.float64).reshape(-1, 2)
+                                         for p in polygons])
+            except (TypeError, ValueError):
+                raise ValueError(f"LoadDetAnnotations: instance {i} of image "
+                                 f"{results.get('img_path')} has a `segmentation` that is "
+                                 'not a list of flat [x1, y1, x2, y2, ...] polygons') from None
+            out[i] = resample_polygon(points, self.num_segment_points)
+        return out
 
     def transform(self, results: dict) -> dict:
         instances = results.get('instances', [])
@@ -112,4 +166,12 @@ class LoadDetAnnotations(BaseTransform):
                                                dtype=np.int64)
         results['gt_ignore_flags'] = np.array([bool(i.get('ignore_flag', 0)) for i in instances],
                                               dtype=bool)
+        if self.with_segments:
+            segments = self._segments(instances, boxes, results)
+            results['gt_segments'] = (segments * np.array([sx, sy], np.float32) +
+                                      np.array([left, top], np.float32)).astype(np.float32)
         return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(with_segments={self.with_segments}, '
+                f'num_segment_points={self.num_segment_points})')

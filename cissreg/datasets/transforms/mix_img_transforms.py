@@ -1,15 +1,14 @@
-"""Transforms that mix several training images: ``Mosaic`` and ``MixUp`` (ultralytics).
+"""Transforms that mix training images: ``Mosaic``, ``MixUp`` and ``CopyPaste`` (ultralytics).
 
-They take other images from ``results['dataset']`` (set by cissreg's detection datasets in
-training mode) and leave that key for the next mixing transform; ``PackDetInputs`` drops it.
-Images are uint8 [H, W, 3] BGR, boxes float32 [N, 4] xyxy pixels, as in :mod:`.transforms`.
-
-ultralytics' ``CopyPaste`` pastes instance *segments*; on box-only detection data it is a
-no-op there (``if len(segments) == 0: return labels``), so there is no box-only counterpart
-here.
+``Mosaic`` and ``MixUp`` take other images from ``results['dataset']`` (set by cissreg's
+detection datasets in training mode) and leave that key for the next mixing transform;
+``PackDetInputs`` drops it. Images are uint8 [H, W, 3] BGR, boxes float32 [N, 4] xyxy
+pixels and optional ``gt_segments`` float32 [N, P, 2], as in :mod:`.transforms`; every image
+of one mix must have segments or none.
 """
 import math
 import random
+import weakref
 from collections import deque
 from typing import Optional, Sequence, Tuple, Union
 
@@ -20,14 +19,19 @@ from mmcv.transforms import BaseTransform, Compose
 from cissreg.registry import TRANSFORMS
 from .transforms import _keep, _pair
 
-__all__ = ['Mosaic', 'MixUp']
+__all__ = ['Mosaic', 'MixUp', 'CopyPaste']
 
 
 def _clip_and_filter(results: dict, width: float, height: float, min_size: float) -> None:
-    """Clip boxes to the image; drop those narrower or shorter than ``min_size``."""
+    """Clip boxes (and segments) to the image; drop boxes narrower or shorter than
+    ``min_size``."""
     boxes = results['gt_bboxes']
     boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
     boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    if 'gt_segments' in results:
+        segments = results['gt_segments']
+        segments[..., 0] = segments[..., 0].clip(0, width)
+        segments[..., 1] = segments[..., 1].clip(0, height)
     _keep(results, ((boxes[:, 2] - boxes[:, 0]) > min_size) &
           ((boxes[:, 3] - boxes[:, 1]) > min_size))
 
@@ -46,6 +50,19 @@ def _load(pre_transform: Compose, dataset, index: int, who: str) -> dict:
         raise ValueError(f'{who}: pre_transform must produce `img` and `gt_bboxes` (use '
                          "dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations'))")
     return results
+
+
+def _concat_gt(results: dict, others: Sequence[dict], who: str) -> None:
+    """Concatenate the GT arrays of ``results`` (first) and ``others`` into ``results``."""
+    parts = [results] + list(others)
+    has_segments = ['gt_segments' in p for p in parts]
+    if any(has_segments) and not all(has_segments):
+        raise ValueError(f'{who}: some mixed images have gt_segments and some do not; load '
+                         'every image with the same LoadDetAnnotations(with_segments=...)')
+    for key, dtype in (('gt_bboxes', np.float32), ('gt_bboxes_labels', np.int64),
+                       ('gt_ignore_flags', bool), ('gt_segments', np.float32)):
+        if key in results:
+            results[key] = np.concatenate([p[key] for p in parts]).astype(dtype)
 
 
 def _dataset(results: dict, who: str):
@@ -69,6 +86,9 @@ class Mosaic(BaseTransform):
     ``buffer_size`` most recently seen (already decoded and resized) images of this worker
     process, the current one included, instead of decoding three more files per sample
     (``use_buffer=False`` decodes three random dataset images through ``pre_transform``).
+    The buffer belongs to the dataset (``results['dataset']``), ``img_scale`` and
+    ``buffer_size``: the main pipeline's mosaic and the one inside ``MixUp``'s
+    ``pre_transform`` share it, as every load of an ultralytics dataset feeds its one buffer.
 
     The output is twice ``img_scale``; follow it with ``RandomAffine``, which reads
     ``mosaic_border`` (set here to ``(-(w // 2), -(h // 2))``) and crops back to ``img_scale``.
@@ -102,7 +122,22 @@ class Mosaic(BaseTransform):
         self.prob = prob
         self.min_bbox_size = min_bbox_size
         self.use_buffer = use_buffer
-        self.buffer: deque = deque(maxlen=max(int(buffer_size), 1))
+        self.buffer_size = max(int(buffer_size), 1)
+        self.buffer: deque = deque(maxlen=self.buffer_size)  # the one used last
+
+    # dataset -> {(img_scale, buffer_size): deque of tiles}, per process
+    _buffers: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+
+    def _shared_buffer(self, results: dict) -> deque:
+        dataset = results.get('dataset')
+        try:
+            per_dataset = Mosaic._buffers.setdefault(dataset, {})
+        except TypeError:  # no dataset, or one that cannot be weakly referenced
+            return self.buffer
+        key = (self.img_scale, self.buffer_size)
+        if key not in per_dataset:
+            per_dataset[key] = deque(maxlen=self.buffer_size)
+        return per_dataset[key]
 
     def _tile(self, sample: dict) -> dict:
         """Resize to fit ``img_scale`` (ultralytics ``load_image``); boxes follow."""
@@ -114,12 +149,16 @@ class Mosaic(BaseTransform):
         if (tw, th) != (w0, h0):
             img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_LINEAR)
         scale = np.array([tw / w0, th / h0] * 2, np.float32)
-        return dict(img=img, gt_bboxes=sample['gt_bboxes'].reshape(-1, 4) * scale,
+        tile = dict(img=img, gt_bboxes=sample['gt_bboxes'].reshape(-1, 4) * scale,
                     gt_bboxes_labels=sample['gt_bboxes_labels'],
                     gt_ignore_flags=sample['gt_ignore_flags'])
+        if 'gt_segments' in sample:
+            tile['gt_segments'] = sample['gt_segments'] * scale[:2]
+        return tile
 
     def _partners(self, results: dict, tile: dict) -> list:
         if self.use_buffer:
+            self.buffer = self._shared_buffer(results)
             self.buffer.append(tile)
             return random.choices(list(self.buffer), k=3)
         dataset = _dataset(results, 'Mosaic')
@@ -135,7 +174,7 @@ class Mosaic(BaseTransform):
         xc = int(np.random.uniform(*self.center_ratio_range) * w)
         yc = int(np.random.uniform(*self.center_ratio_range) * h)
         canvas = np.full((2 * h, 2 * w, 3), self.pad_val, dtype=np.uint8)
-        boxes = []
+        shifted = []
         for i, sample in enumerate(tiles):
             th, tw = sample['img'].shape[:2]
             if i == 0:  # top left
@@ -151,14 +190,14 @@ class Mosaic(BaseTransform):
                 x1a, y1a, x2a, y2a = xc, yc, min(xc + tw, 2 * w), min(2 * h, yc + th)
                 x1b, y1b, x2b, y2b = 0, 0, min(tw, x2a - x1a), min(y2a - y1a, th)
             canvas[y1a:y2a, x1a:x2a] = sample['img'][y1b:y2b, x1b:x2b]
-            boxes.append(sample['gt_bboxes'] + np.array([x1a - x1b, y1a - y1b] * 2, np.float32))
+            shift = np.array([x1a - x1b, y1a - y1b], np.float32)
+            shifted.append(dict(sample, gt_bboxes=sample['gt_bboxes'] + np.tile(shift, 2)))
+            if 'gt_segments' in sample:
+                shifted[-1]['gt_segments'] = sample['gt_segments'] + shift
         results['img'] = canvas
         results['img_shape'] = canvas.shape[:2]
-        results['gt_bboxes'] = np.concatenate(boxes).astype(np.float32)
-        results['gt_bboxes_labels'] = np.concatenate(
-            [t['gt_bboxes_labels'] for t in tiles]).astype(np.int64)
-        results['gt_ignore_flags'] = np.concatenate(
-            [t['gt_ignore_flags'] for t in tiles]).astype(bool)
+        results.update({k: v for k, v in shifted[0].items() if k.startswith('gt_')})
+        _concat_gt(results, shifted[1:], 'Mosaic')
         _clip_and_filter(results, 2 * w, 2 * h, self.min_bbox_size)
         results['mosaic_border'] = (-(w // 2), -(h // 2))
         results.pop('scale_factor', None)
@@ -168,7 +207,7 @@ class Mosaic(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(img_scale={self.img_scale}, '
                 f'center_ratio_range={self.center_ratio_range}, prob={self.prob}, '
-                f'use_buffer={self.use_buffer}, buffer_size={self.buffer.maxlen})')
+                f'use_buffer={self.use_buffer}, buffer_size={self.buffer_size})')
 
 
 @TRANSFORMS.register_module()
@@ -204,10 +243,69 @@ class MixUp(BaseTransform):
                              f"{other['img'].shape}); pre_transform must give the same size")
         r = np.random.beta(self.alpha, self.beta)
         results['img'] = (results['img'] * r + other['img'] * (1 - r)).astype(np.uint8)
-        for key, dtype in (('gt_bboxes', np.float32), ('gt_bboxes_labels', np.int64),
-                           ('gt_ignore_flags', bool)):
-            results[key] = np.concatenate([results[key], other[key]]).astype(dtype)
+        _concat_gt(results, [other], 'MixUp')
         return results
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(prob={self.prob}, alpha={self.alpha}, beta={self.beta})'
+
+
+@TRANSFORMS.register_module()
+class CopyPaste(BaseTransform):
+    """ultralytics ``CopyPaste`` (``copy_paste_mode='flip'``): paste instance segments of the
+    image's horizontal mirror image onto it.
+
+    The mirrored instances whose box covers less than 30 % of every original box
+    (intersection over the original box's area, ultralytics ``bbox_ioa``) are candidates;
+    the ``round(prob * n)`` of them with the smallest overlap (in that order) are added to the
+    GT and their mirrored polygons are filled with the mirrored image's pixels. Like
+    ultralytics it changes nothing without ``gt_segments`` (``LoadDetAnnotations(
+    with_segments=True)``) and is deterministic; ultralytics places it between ``Mosaic`` and
+    ``RandomAffine``.
+
+    Args:
+        prob (float): ultralytics ``copy_paste``: the fraction of candidates pasted.
+            Defaults to 0.5.
+    """
+
+    def __init__(self, prob: float = 0.5) -> None:
+        if not 0 <= prob <= 1:
+            raise ValueError(f'CopyPaste: prob must lie in [0, 1], got {prob}')
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        segments = results.get('gt_segments')
+        if segments is None or not len(segments) or self.prob == 0:
+            return results
+        img = results['img']
+        w = img.shape[1]
+        boxes = results['gt_bboxes']
+        flipped = boxes.copy()
+        flipped[:, [0, 2]] = w - boxes[:, [2, 0]]
+        inter = ((np.minimum(flipped[:, None, 2], boxes[:, 2]) -
+                  np.maximum(flipped[:, None, 0], boxes[:, 0])).clip(0) *
+                 (np.minimum(flipped[:, None, 3], boxes[:, 3]) -
+                  np.maximum(flipped[:, None, 1], boxes[:, 1])).clip(0))
+        ioa = inter / ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + 1e-7)
+        candidates = np.nonzero((ioa < 0.30).all(1))[0]
+        candidates = candidates[np.argsort(ioa.max(1)[candidates])]
+        chosen = candidates[:round(self.prob * len(candidates))]
+        if not len(chosen):
+            return results
+        mirrored = segments[chosen].copy()
+        mirrored[..., 0] = w - mirrored[..., 0]
+        mask = np.zeros(img.shape, np.uint8)
+        for polygon in mirrored:
+            cv2.drawContours(mask, [polygon.astype(np.int32)], -1, (1, 1, 1), cv2.FILLED)
+        paste = mask.astype(bool)
+        img = img.copy()
+        img[paste] = cv2.flip(results['img'], 1)[paste]
+        results['img'] = img
+        added = dict(gt_bboxes=flipped[chosen], gt_segments=mirrored,
+                     gt_bboxes_labels=results['gt_bboxes_labels'][chosen],
+                     gt_ignore_flags=results['gt_ignore_flags'][chosen])
+        _concat_gt(results, [added], 'CopyPaste')
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(prob={self.prob})'

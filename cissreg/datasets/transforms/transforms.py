@@ -1,7 +1,12 @@
 """Detection augmentations with ultralytics YOLOv8 semantics, on numpy images and boxes.
 
 Images are uint8 [H, W, 3] BGR; ``gt_bboxes`` float32 [N, 4] xyxy in pixels of the current
-image, with ``gt_bboxes_labels`` int64 [N] and ``gt_ignore_flags`` bool [N] kept aligned.
+image, with ``gt_bboxes_labels`` int64 [N], ``gt_ignore_flags`` bool [N] and, when loaded
+(``LoadDetAnnotations(with_segments=True)``), ``gt_segments`` float32 [N, P, 2] (each
+instance's polygon resampled to P points, ultralytics' ``Instances.segments``) kept aligned.
+Every geometric transform maps the segment points as it maps the boxes; ``RandomAffine``
+then takes the boxes from the transformed segments, as ultralytics does whenever its labels
+carry segments (a rotated or sheared polygon gives a tighter box than a rotated box).
 Randomness comes from ``np.random`` (mmengine seeds it per worker).
 
 Geometric records, for mapping predictions back to the original image:
@@ -20,7 +25,7 @@ from mmcv.transforms import BaseTransform
 
 from cissreg.registry import TRANSFORMS
 
-_GT_KEYS = ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags')
+_GT_KEYS = ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags', 'gt_segments')
 _INTERPOLATIONS = dict(linear=cv2.INTER_LINEAR, area=cv2.INTER_AREA, nearest=cv2.INTER_NEAREST,
                        cubic=cv2.INTER_CUBIC)
 
@@ -39,11 +44,15 @@ def _keep(results: dict, keep: np.ndarray) -> None:
 
 def _affine_boxes(results: dict, sx: float, sy: float, dx: float = 0.0,
                   dy: float = 0.0) -> None:
-    """``box * [sx, sy, sx, sy] + [dx, dy, dx, dy]`` on ``gt_bboxes`` (if present)."""
+    """``box * [sx, sy, sx, sy] + [dx, dy, dx, dy]`` on ``gt_bboxes`` and ``xy * [sx, sy] +
+    [dx, dy]`` on the points of ``gt_segments`` (each if present)."""
     if 'gt_bboxes' in results:
         boxes = results['gt_bboxes'].astype(np.float32)
         results['gt_bboxes'] = (boxes * np.array([sx, sy, sx, sy], np.float32) +
                                 np.array([dx, dy, dx, dy], np.float32)).astype(np.float32)
+    if 'gt_segments' in results:
+        results['gt_segments'] = (results['gt_segments'] * np.array([sx, sy], np.float32) +
+                                  np.array([dx, dy], np.float32)).astype(np.float32)
 
 
 def _record_resize(results: dict, sx: float, sy: float) -> None:
@@ -160,7 +169,8 @@ class RandomFlip(BaseTransform):
         direction (str): ``'horizontal'`` (x -> W - x) or ``'vertical'`` (y -> H - y).
             Defaults to ``'horizontal'``.
 
-    Modified keys: ``img``, ``gt_bboxes``; added ``flip`` (bool), ``flip_direction``.
+    Modified keys: ``img``, ``gt_bboxes``, ``gt_segments``; added ``flip`` (bool),
+    ``flip_direction``.
     """
 
     def __init__(self, prob: float = 0.5, direction: str = 'horizontal') -> None:
@@ -187,6 +197,11 @@ class RandomFlip(BaseTransform):
             else:
                 boxes[:, [1, 3]] = h - results['gt_bboxes'][:, [3, 1]]
             results['gt_bboxes'] = boxes
+        if 'gt_segments' in results:
+            segments = results['gt_segments'].copy()
+            axis, size = (0, w) if horizontal else (1, h)
+            segments[..., axis] = size - segments[..., axis]
+            results['gt_segments'] = segments
         return results
 
     def __repr__(self) -> str:
@@ -241,6 +256,11 @@ class RandomAffine(BaseTransform):
     ``min_bbox_size``, area / (original area * scale**2) > ``min_area_ratio`` and aspect ratio
     < ``max_aspect_ratio`` (ultralytics ``box_candidates``).
 
+    With ``gt_segments`` (ultralytics' path for labels with segments): the polygon points are
+    mapped instead, each box is the extent of its points clipped to the output (all-zero when
+    every clipped x is 0, ultralytics ``segment2box``), the points are clipped to their box and
+    to the output, and the area-ratio threshold is ``segment_min_area_ratio``.
+
     Args:
         max_rotate_degree (float): Defaults to 0.0 (ultralytics ``degrees``).
         max_translate_ratio (float): Defaults to 0.1 (``translate``).
@@ -251,6 +271,8 @@ class RandomAffine(BaseTransform):
         min_bbox_size (float): Defaults to 2.0.
         min_area_ratio (float): Defaults to 0.1.
         max_aspect_ratio (float): Defaults to 100.0.
+        segment_min_area_ratio (float): ``min_area_ratio`` when segments give the boxes.
+            Defaults to 0.01 (ultralytics).
     """
 
     def __init__(self, max_rotate_degree: float = 0.0, max_translate_ratio: float = 0.1,
@@ -258,7 +280,7 @@ class RandomAffine(BaseTransform):
                  max_shear_degree: float = 0.0, border: Tuple[int, int] = (0, 0),
                  border_val: Tuple[int, int, int] = (114, 114, 114),
                  min_bbox_size: float = 2.0, min_area_ratio: float = 0.1,
-                 max_aspect_ratio: float = 100.0) -> None:
+                 max_aspect_ratio: float = 100.0, segment_min_area_ratio: float = 0.01) -> None:
         self.max_rotate_degree = max_rotate_degree
         self.max_translate_ratio = max_translate_ratio
         self.scaling_ratio_range = scaling_ratio_range
@@ -268,6 +290,7 @@ class RandomAffine(BaseTransform):
         self.min_bbox_size = min_bbox_size
         self.min_area_ratio = min_area_ratio
         self.max_aspect_ratio = max_aspect_ratio
+        self.segment_min_area_ratio = segment_min_area_ratio
 
     def _matrix(self, in_w: int, in_h: int, out_w: int, out_h: int) -> Tuple[np.ndarray, float]:
         """Random 3x3 affine matrix and its scale."""
@@ -302,22 +325,43 @@ class RandomAffine(BaseTransform):
         if 'gt_bboxes' not in results or not len(results['gt_bboxes']):
             return results
         boxes = results['gt_bboxes']
-        corners = boxes[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 2)  # 4 corners per box
-        corners = np.concatenate([corners, np.ones((len(corners), 1), np.float32)], 1)
-        corners = (corners @ matrix.T)[:, :2].reshape(-1, 8)
-        new = np.stack([corners[:, 0::2].min(1), corners[:, 1::2].min(1),
-                        corners[:, 0::2].max(1), corners[:, 1::2].max(1)], 1)
+        segments = results.get('gt_segments')
+        if segments is not None and len(segments):
+            new, results['gt_segments'] = self._map_segments(segments, matrix, out_w, out_h)
+            min_area_ratio = self.segment_min_area_ratio
+        else:
+            corners = boxes[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 2)  # 4 corners per box
+            corners = np.concatenate([corners, np.ones((len(corners), 1), np.float32)], 1)
+            corners = (corners @ matrix.T)[:, :2].reshape(-1, 8)
+            new = np.stack([corners[:, 0::2].min(1), corners[:, 1::2].min(1),
+                            corners[:, 0::2].max(1), corners[:, 1::2].max(1)], 1)
+            min_area_ratio = self.min_area_ratio
         new[:, 0::2] = new[:, 0::2].clip(0, out_w)
         new[:, 1::2] = new[:, 1::2].clip(0, out_h)
         w1, h1 = (boxes[:, 2] - boxes[:, 0]) * scale, (boxes[:, 3] - boxes[:, 1]) * scale
         w2, h2 = new[:, 2] - new[:, 0], new[:, 3] - new[:, 1]
         aspect = np.maximum(w2 / (h2 + 1e-16), h2 / (w2 + 1e-16))
         keep = ((w2 > self.min_bbox_size) & (h2 > self.min_bbox_size) &
-                (w2 * h2 / (w1 * h1 + 1e-16) > self.min_area_ratio) &
+                (w2 * h2 / (w1 * h1 + 1e-16) > min_area_ratio) &
                 (aspect < self.max_aspect_ratio))
         results['gt_bboxes'] = new.astype(np.float32)
         _keep(results, keep)
         return results
+
+    @staticmethod
+    def _map_segments(segments: np.ndarray, matrix: np.ndarray, out_w: int,
+                      out_h: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Boxes [N, 4] and points [N, P, 2] of mapped segments (ultralytics
+        ``apply_segments`` followed by ``Instances.clip``)."""
+        xy = np.ones((segments.shape[0] * segments.shape[1], 3), np.float32)
+        xy[:, :2] = segments.reshape(-1, 2)
+        xy = (xy @ matrix.T)[:, :2].reshape(segments.shape).astype(np.float32)
+        x, y = xy[..., 0].clip(0, out_w), xy[..., 1].clip(0, out_h)
+        boxes = np.stack([x.min(1), y.min(1), x.max(1), y.max(1)], 1)
+        boxes[~(x != 0).any(1)] = 0  # ultralytics segment2box: `if any(x) else zeros`
+        xy[..., 0] = xy[..., 0].clip(boxes[:, 0:1], boxes[:, 2:3]).clip(0, out_w)
+        xy[..., 1] = xy[..., 1].clip(boxes[:, 1:2], boxes[:, 3:4]).clip(0, out_h)
+        return boxes, xy
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(max_rotate_degree={self.max_rotate_degree}, '

@@ -5,6 +5,7 @@ from typing import Callable, Optional
 import numpy as np
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 from cissreg.registry import HOOKS
 
@@ -92,8 +93,13 @@ class YOLOv8ParamSchedulerHook(Hook):
                              '`param_scheduler = None` in the config')
         wrapper = runner.optim_wrapper
         if hasattr(wrapper, 'configure_nominal_batch'):  # accumulate / decay for the real batch
-            wrapper.configure_nominal_batch(
-                runner.train_dataloader.batch_size * get_world_size(), self.nominal_batch_size)
+            total_batch = runner.train_dataloader.batch_size * get_world_size()
+            wrapper.configure_nominal_batch(total_batch, self.nominal_batch_size)
+            decays = [g['weight_decay'] for g in wrapper.optimizer.param_groups
+                      if 'nominal_weight_decay' in g]
+            print_log(f'nominal batch {self.nominal_batch_size}: {total_batch} images per '
+                      f'iteration, accumulate {wrapper.accumulate} after warm-up, weight decay '
+                      f"{', '.join(f'{d:.6g}' for d in decays) or 'none'}", logger='current')
         max_epochs = self.max_epochs or runner.max_epochs
         self._lf = ultralytics_lr_lambda(self.scheduler_type, self.lr_factor, max_epochs)
         for group in wrapper.optimizer.param_groups:

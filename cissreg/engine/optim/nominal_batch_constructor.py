@@ -147,8 +147,14 @@ class NominalBatchOptimWrapperConstructor:
             wrapper_cfg.pop('loss_scale', None)
         wrapper = OPTIM_WRAPPERS.build(dict(type=wrapper_cls, optimizer=optimizer, **wrapper_cfg))
         wrapper.configure_nominal_batch(total_batch, self.nominal_batch_size)
-        print_log(f'nominal batch {self.nominal_batch_size}: {total_batch} images per '
-                  f'iteration, accumulate {wrapper.accumulate}, weight decay '
-                  f"{optimizer.param_groups[1]['weight_decay']:.6g} ({wrapper_cls.__name__})",
-                  logger='current')
+        if self.batch_size_per_gpu is None:
+            print_log(f'nominal batch {self.nominal_batch_size}: no batch_size_per_gpu, so '
+                      'accumulate and weight decay are set from the train dataloader when '
+                      f'training starts (YOLOv8ParamSchedulerHook) ({wrapper_cls.__name__})',
+                      logger='current')
+        else:
+            print_log(f'nominal batch {self.nominal_batch_size}: {total_batch} images per '
+                      f'iteration, accumulate {wrapper.accumulate}, weight decay '
+                      f"{optimizer.param_groups[1]['weight_decay']:.6g} "
+                      f'({wrapper_cls.__name__})', logger='current')
         return wrapper

@@ -22,7 +22,7 @@ def count_gts(flat: FlatDetections, num_classes: int, area_rngs: np.ndarray) -> 
     Returns:
         np.ndarray: [K, A] int64 counts.
     """
-    gt_area = flat.gt_xywh[:, 2] * flat.gt_xywh[:, 3]
+    gt_area = flat.gt_area
     in_rng = (gt_area[:, None] >= area_rngs[:, 0]) & (gt_area[:, None] <= area_rngs[:, 1])
     npig = np.zeros((num_classes, len(area_rngs)), dtype=np.int64)
     np.add.at(npig, flat.gt_label, (in_rng & ~flat.gt_ignore[:, None]).astype(np.int64))

@@ -16,9 +16,10 @@ thresholds x detections x ground truths:
 
 Conventions (identical to pycocotools on a GT json built as mmdet's ``CocoMetric`` builds it):
 
-* A ground truth's area is its box area ``w * h`` (mmdet's ``gt_to_coco_json`` writes the same
-  ``area``; real COCO jsons store the segmentation area instead, which this module never sees).
-  A detection's area is ``w * h`` too (pycocotools' ``loadRes``).
+* A ground truth's area (for the small / medium / large buckets only) is ``gt_areas`` when
+  given (a real COCO json's ``area``: the segmentation area, what pycocotools reads), else
+  its box area ``w * h`` (what mmdet's ``gt_to_coco_json`` writes). A detection's area is
+  ``w * h`` (pycocotools' ``loadRes``).
 * ``ignore_flag = 1`` on a ground truth means COCO's ``iscrowd = 1``: it is ignored, its IoU
   with a detection is ``intersection / detection area`` and it can absorb several detections.
 * Detections of one (image, category) are ranked by score, highest first, ties in input
@@ -87,7 +88,8 @@ def coco_bbox_eval(gt_bboxes: ArrayList,
                    num_classes: int,
                    gt_ignore_flags: Optional[ArrayList] = None,
                    iou_thrs: Optional[Sequence[float]] = None,
-                   max_dets: Sequence[int] = (1, 10, 100)) -> CocoEvalResult:
+                   max_dets: Sequence[int] = (1, 10, 100),
+                   gt_areas: Optional[ArrayList] = None) -> CocoEvalResult:
     """COCO bbox evaluation, equal to pycocotools' ``COCOeval`` (see the module docstring).
 
     Every argument holding per-image data is a sequence with one entry per image, in the
@@ -106,6 +108,8 @@ def coco_bbox_eval(gt_bboxes: ArrayList,
             pycocotools' ``np.linspace(.5, .95, 10)``. ``AP50`` / ``AP75`` are ``-1`` unless
             0.5 / 0.75 is one of them (exact match, as in pycocotools).
         max_dets (Sequence[int]): three increasing maxDets values. Defaults to (1, 10, 100).
+        gt_areas (Sequence[np.ndarray], optional): per image [N_i] ground-truth areas for
+            the size buckets. Defaults to None (box areas).
 
     Returns:
         CocoEvalResult: the 12 stats, precision / recall arrays and per-category AP.
@@ -121,7 +125,7 @@ def coco_bbox_eval(gt_bboxes: ArrayList,
     rec_thrs = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
     area_rngs = np.array([[lo, hi] for _, lo, hi in COCO_AREA_RANGES])
     flat = flatten_detections(gt_bboxes, gt_labels, gt_ignore_flags, det_bboxes, det_scores,
-                              det_labels, num_classes)
+                              det_labels, num_classes, gt_areas)
 
     matches = match_detections(flat, num_classes, max_dets[-1], np.minimum(iou_thrs, 1 - 1e-10),
                                area_rngs)

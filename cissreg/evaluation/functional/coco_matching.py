@@ -114,7 +114,7 @@ def match_detections(flat: FlatDetections, num_classes: int, max_det: int, thrs:
     gt_key = groups.gt_key
     gt_xywh = flat.gt_xywh[groups.gt_order]
     gt_crowd = flat.gt_ignore[groups.gt_order]
-    gt_area = gt_xywh[:, 2] * gt_xywh[:, 3]
+    gt_area = flat.gt_area[groups.gt_order]
     gt_ignore = gt_crowd[:, None] | (gt_area[:, None] < area_rngs[:, 0]) | (
         gt_area[:, None] > area_rngs[:, 1])  # [N, A]
 

@@ -13,6 +13,7 @@ ArrayList = Sequence[np.ndarray]
 class FlatDetections(NamedTuple):
     """All images' boxes in flat arrays (boxes as float64 ``xywh``)."""
     gt_xywh: np.ndarray  # [N, 4]
+    gt_area: np.ndarray  # [N] float64: the given areas, else w * h
     gt_label: np.ndarray  # [N] int64
     gt_img: np.ndarray  # [N] int64
     gt_ignore: np.ndarray  # [N] bool
@@ -41,7 +42,7 @@ def _cat_images(arrays: ArrayList, dtype: type, tail: Tuple[int, ...],
 def flatten_detections(gt_bboxes: ArrayList, gt_labels: ArrayList,
                        gt_ignore_flags: Optional[ArrayList], det_bboxes: ArrayList,
                        det_scores: ArrayList, det_labels: ArrayList,
-                       num_classes: int) -> FlatDetections:
+                       num_classes: int, gt_areas: Optional[ArrayList] = None) -> FlatDetections:
     """Check the per-image inputs of an evaluation and concatenate them.
 
     Args:
@@ -53,18 +54,22 @@ def flatten_detections(gt_bboxes: ArrayList, gt_labels: ArrayList,
         det_scores (Sequence[np.ndarray]): per image [K_i] scores.
         det_labels (Sequence[np.ndarray]): per image [K_i] category indices.
         num_classes (int): number of categories K; labels must lie in ``[0, K)``.
+        gt_areas (Sequence[np.ndarray], optional): per image [N_i] ground-truth areas for
+            COCO's size buckets (a COCO json's ``area``: the segmentation area). None means
+            the box areas ``w * h``.
 
     Returns:
         FlatDetections: the boxes of all images, N = sum N_i, D = sum K_i.
 
     Raises:
         ValueError: on sequences of different lengths, per-image counts that disagree,
-            NaN / inf boxes or scores, or labels outside ``[0, K)``.
+            NaN / inf boxes, scores or areas, or labels outside ``[0, K)``.
     """
     n_img = len(gt_bboxes)
     lengths = {len(gt_labels), len(det_bboxes), len(det_scores), len(det_labels)}
-    if gt_ignore_flags is not None:
-        lengths.add(len(gt_ignore_flags))
+    for optional in (gt_ignore_flags, gt_areas):
+        if optional is not None:
+            lengths.add(len(optional))
     if lengths != {n_img}:
         raise ValueError('per-image sequences must all have one entry per image, got lengths '
                          f'{sorted(lengths | {n_img})}')
@@ -74,12 +79,17 @@ def flatten_detections(gt_bboxes: ArrayList, gt_labels: ArrayList,
         gt_ignore, gt_icnt = np.zeros(len(gt_box), dtype=bool), gt_cnt
     else:
         gt_ignore, gt_icnt = _cat_images(gt_ignore_flags, bool, (), 'gt_ignore_flags')
+    gt_xywh = _xyxy_to_xywh(gt_box)
+    if gt_areas is None:
+        gt_area, gt_acnt = gt_xywh[:, 2] * gt_xywh[:, 3], gt_cnt
+    else:
+        gt_area, gt_acnt = _cat_images(gt_areas, np.float64, (), 'gt_areas')
     det_box, det_cnt = _cat_images(det_bboxes, np.float64, (4, ), 'det_bboxes')
     det_score, det_scnt = _cat_images(det_scores, np.float64, (), 'det_scores')
     det_label, det_lcnt = _cat_images(det_labels, np.int64, (), 'det_labels')
-    if not (np.array_equal(gt_cnt, gt_lcnt) and np.array_equal(gt_cnt, gt_icnt)):
-        raise ValueError('gt_bboxes, gt_labels and gt_ignore_flags disagree on the number of '
-                         'ground truths of some image')
+    if not all(np.array_equal(gt_cnt, c) for c in (gt_lcnt, gt_icnt, gt_acnt)):
+        raise ValueError('gt_bboxes, gt_labels, gt_ignore_flags and gt_areas disagree on the '
+                         'number of ground truths of some image')
     if not (np.array_equal(det_cnt, det_scnt) and np.array_equal(det_cnt, det_lcnt)):
         raise ValueError('det_bboxes, det_scores and det_labels disagree on the number of '
                          'detections of some image')
@@ -89,7 +99,8 @@ def flatten_detections(gt_bboxes: ArrayList, gt_labels: ArrayList,
                              f'[{lab.min()}, {lab.max()}]')
     img = np.arange(n_img, dtype=np.int64)
     return FlatDetections(
-        gt_xywh=_xyxy_to_xywh(gt_box),
+        gt_xywh=gt_xywh,
+        gt_area=gt_area,
         gt_label=gt_label,
         gt_img=np.repeat(img, gt_cnt),
         gt_ignore=gt_ignore,

@@ -40,7 +40,10 @@ class DetMetric(BaseMetric):
 
     The COCO numbers equal pycocotools' ``COCOeval`` (``iouType='bbox'``) run on a GT json built
     the way mmdet's ``CocoMetric`` builds it from the annotations (``bbox`` as ``xywh``,
-    ``area = w * h``, ``iscrowd = ignore_flag``) and on the predictions as a results list; see
+    ``iscrowd = ignore_flag``, ``area`` the instance's ``area`` where the dataset keeps one, as
+    ``CocoDetDataset`` keeps the json's segmentation area, else ``w * h``) and on the
+    predictions as a results list; the size buckets of a COCO val set thus match pycocotools
+    on the original ``instances_val2017.json``. See
     :mod:`cissreg.evaluation.functional.coco_eval` for the algorithm and conventions. The VOC
     number follows mmdet's ``eval_map`` (``ignore_flag`` GTs are "difficult").
 
@@ -99,7 +102,7 @@ class DetMetric(BaseMetric):
             data_samples (Sequence[dict]): The model's outputs: ``DetDataSample.to_dict()``
                 dicts (what mmengine's ``Evaluator`` passes) or ``DetDataSample`` objects, with
                 ``img_id``, ``instances`` (list of dicts with ``bbox`` [x1, y1, x2, y2],
-                ``bbox_label``, ``ignore_flag``) and ``pred_instances`` (``bboxes`` [K, 4]
+                ``bbox_label``, ``ignore_flag`` and optionally ``area``) and ``pred_instances`` (``bboxes`` [K, 4]
                 xyxy, ``scores`` [K], ``labels`` [K]).
         """
         for sample in data_samples:
@@ -115,10 +118,14 @@ class DetMetric(BaseMetric):
                                f"({sample.get('img_path', '?')})")
             instances = sample['instances']
             pred = sample['pred_instances']
+            gt_bboxes = _to_numpy([i['bbox'] for i in instances], np.float64, (-1, 4))
+            box_areas = (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * (gt_bboxes[:, 3] - gt_bboxes[:, 1])
             self.results.append(
                 dict(
                     img_id=img_id,
-                    gt_bboxes=_to_numpy([i['bbox'] for i in instances], np.float64, (-1, 4)),
+                    gt_bboxes=gt_bboxes,
+                    gt_areas=np.array([float(i.get('area', a)) for i, a in
+                                       zip(instances, box_areas)], np.float64),
                     gt_labels=_to_numpy([i['bbox_label'] for i in instances], np.int64, (-1, )),
                     gt_ignore_flags=_to_numpy([i.get('ignore_flag', 0) for i in instances],
                                               bool, (-1, )),
@@ -143,7 +150,8 @@ class DetMetric(BaseMetric):
         arrays = {k: [r[k] for r in results] for k in (
             'gt_bboxes', 'gt_labels', 'gt_ignore_flags', 'det_bboxes', 'det_scores',
             'det_labels')}
-        coco = coco_bbox_eval(num_classes=len(classes), iou_thrs=self.iou_thrs, **arrays)
+        coco = coco_bbox_eval(num_classes=len(classes), iou_thrs=self.iou_thrs,
+                              gt_areas=[r['gt_areas'] for r in results], **arrays)
         voc = voc_map(num_classes=len(classes), mode=self.voc_mode, **arrays)
 
         metrics = {f'coco/{name}': float(v) for name, v in zip(COCO_METRIC_NAMES, coco.stats)}

@@ -206,6 +206,26 @@ def test_mosaic_partners_come_from_the_buffer_of_recent_images():
     assert len(out['gt_bboxes_labels']) > 3  # the image's 3 boxes appear in several tiles
 
 
+def test_mixup_partner_mosaic_shares_the_main_mosaic_buffer():
+    """ultralytics keeps one buffer per dataset: the MixUp partner's loads feed it too."""
+    dataset, other = BoxPaintedDataset(), BoxPaintedDataset()
+    crop = dict(type='RandomAffine', scaling_ratio_range=(1, 1), max_translate_ratio=0)
+    main = Mosaic(img_scale=(64, 48), buffer_size=5)
+    mixup = MixUp(prob=1.0, pre_transform=[dict(type='Mosaic', img_scale=(64, 48),
+                                                buffer_size=5), crop])
+    random.seed(0)
+    np.random.seed(0)
+    for i in range(3):
+        results = main(dict(dataset.get_data_info(i), dataset=dataset))
+    out = mixup(RandomAffine(**{k: v for k, v in crop.items() if k != 'type'})(results))
+    inner = mixup.pre_transform.transforms[0]
+    assert out['img'].shape == (48, 64, 3)
+    assert inner.buffer is main.buffer and len(main.buffer) == 4  # 3 + the partner's image
+    alone = Mosaic(img_scale=(64, 48), buffer_size=5)
+    alone(dict(other.get_data_info(0), dataset=other))
+    assert alone.buffer is not main.buffer and len(alone.buffer) == 1  # one per dataset
+
+
 def test_mixup_blends_with_beta_ratio_and_concatenates_boxes():
     dataset = BoxPaintedDataset()
     first = dict(img=np.full((20, 30, 3), 200, np.uint8), gt_bboxes=np.array(
