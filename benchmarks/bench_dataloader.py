@@ -2,9 +2,9 @@
 
 A VOC-layout set of ``--num-images`` 800 x 600 JPEGs (textured backgrounds, 3-8 boxes each) is
 written once under ``--data-root`` with YOLO txt labels next to it, so both read the same
-files: cissreg through ``VOCDetDataset`` and the 640 px pipeline of
-``configs/_base_/datasets/coco_detection.py`` (mosaic from a buffer of recent images, random
-affine, mixup, HSV, flip, packing), ultralytics through its ``YOLODataset`` with its
+files: cissreg through ``VOCDetDataset`` and the 640 px pipeline of the box-only VOC-layout
+base ``configs/_base_/datasets/mar20_detection.py`` (the COCO pipeline without segments: mosaic
+from a buffer of recent images, random affine, mixup, HSV, flip, packing), ultralytics through its ``YOLODataset`` with its
 ``v8_transforms`` (``imgsz=640``, ``mosaic=1.0``, the same ``mixup``), each in a
 ``torch.utils.data.DataLoader`` with ``--workers`` workers and batch 16 (each its own collate
 function: the configs' ``stack_det_collate``, ultralytics' ``collate_fn``).
@@ -87,7 +87,8 @@ def write_dataset(root: str, num: int) -> None:
 
 
 def cissreg_loader(args) -> torch.utils.data.DataLoader:
-    base = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', 'coco_detection.py'))
+    # the VOC-layout (box-only) base: the COCO pipelines of coco_detection.py without segments
+    base = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', 'mar20_detection.py'))
     pipeline = base.train_pipelines['l']
     for t in pipeline:
         if t['type'] == 'MixUp':
