@@ -8,6 +8,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cissreg.registry import TRANSFORMS
+from .transforms import _affine_boxes
 
 
 @TRANSFORMS.register_module()
@@ -158,18 +159,16 @@ class LoadDetAnnotations(BaseTransform):
     def transform(self, results: dict) -> dict:
         instances = results.get('instances', [])
         boxes = np.array([i['bbox'] for i in instances], dtype=np.float32).reshape(-1, 4)
-        sx, sy = results.get('scale_factor', (1.0, 1.0))
-        top, _, left, _ = results.get('pad_param', np.zeros(4, np.float32))
-        results['gt_bboxes'] = (boxes * np.array([sx, sy, sx, sy], np.float32) +
-                                np.array([left, top, left, top], np.float32)).astype(np.float32)
+        results['gt_bboxes'] = boxes
         results['gt_bboxes_labels'] = np.array([i['bbox_label'] for i in instances],
                                                dtype=np.int64)
         results['gt_ignore_flags'] = np.array([bool(i.get('ignore_flag', 0)) for i in instances],
                                               dtype=bool)
         if self.with_segments:
-            segments = self._segments(instances, boxes, results)
-            results['gt_segments'] = (segments * np.array([sx, sy], np.float32) +
-                                      np.array([left, top], np.float32)).astype(np.float32)
+            results['gt_segments'] = self._segments(instances, boxes, results)
+        sx, sy = results.get('scale_factor', (1.0, 1.0))
+        top, _, left, _ = results.get('pad_param', np.zeros(4, np.float32))
+        _affine_boxes(results, sx, sy, left, top)  # into the current (resized) image
         return results
 
     def __repr__(self) -> str:
