@@ -71,6 +71,9 @@ def parse_args():
     parser.add_argument('--num-train', type=int, default=None,
                         help='smaller shapes set (own data root under --work-dir)')
     parser.add_argument('--num-val', type=int, default=None)
+    parser.add_argument('--reuse', action='store_true',
+                        help='keep the seeds already in WORK_DIR/curves.json (from a run with '
+                             'the same other options) and train only the missing ones')
     return parser.parse_args()
 
 
@@ -266,8 +269,15 @@ def main() -> None:
         args.workers = 0  # what ultralytics' trainer uses on CPU whatever it is given
     os.makedirs(args.work_dir, exist_ok=True)
     yaml_path = write_yolo_layout(recipe_cfg(args), osp.join(args.work_dir, 'yolo_layout'))
-    results = {}
+    results, curves = {}, osp.join(args.work_dir, 'curves.json')
+    if args.reuse and osp.exists(curves):
+        with open(curves) as f:
+            results = {int(seed): run for seed, run in json.load(f).items()
+                       if int(seed) in args.seeds}
+        print(f'reusing seeds {sorted(results)} from {curves}')
     for seed in args.seeds:
+        if seed in results:
+            continue
         ours, ours_wall, ours_threads = train_cissreg(args, seed)
         ref, ref_wall, ref_threads = train_ultralytics(args, yaml_path, seed)
         ref_same = evaluate_ultralytics_checkpoints(args, seed)
@@ -276,7 +286,7 @@ def main() -> None:
         print(f'\nseed {seed}; threads, workers: cissreg {ours_threads}, ultralytics '
               f'{ref_threads}; {args.epochs} epochs, close_mosaic {args.close_mosaic}')
         print_table(ours, ref, ref_same, args.epochs)
-        with open(osp.join(args.work_dir, 'curves.json'), 'w') as f:
+        with open(curves, 'w') as f:
             json.dump(results, f, indent=1)
 
     ours = mean_rows([r['cissreg'] for r in results.values()])

@@ -3,6 +3,7 @@ from typing import Sequence
 
 import torch
 from mmengine.dataset import pseudo_collate
+from torch.utils.data import default_collate
 
 from cissreg.registry import FUNCTIONS
 
@@ -14,7 +15,9 @@ def stack_det_collate(data_batch: Sequence[dict]) -> dict:
 
     A worker process then hands one tensor to the main process instead of ``B`` (ultralytics'
     and mmyolo's collate functions stack too): 6 % more images/s at 640 px with 2 workers
-    (``benchmarks/bench_dataloader.py``). Batches of mixed sizes keep the list, which the data
+    (``benchmarks/bench_dataloader.py``). In a worker the stack is written straight into
+    shared memory (torch's ``default_collate``), which saves the copy the hand-over would
+    make. Batches of mixed sizes keep the list, which the data
     preprocessor pads; it accepts both forms.
 
     Args:
@@ -28,5 +31,5 @@ def stack_det_collate(data_batch: Sequence[dict]) -> dict:
     inputs = batch.get('inputs') if isinstance(batch, dict) else None
     if (isinstance(inputs, list) and inputs and all(isinstance(t, torch.Tensor) for t in inputs)
             and all(t.shape == inputs[0].shape for t in inputs)):
-        batch['inputs'] = torch.stack(inputs)
+        batch['inputs'] = default_collate(inputs)  # in a worker: stacked into shared memory
     return batch

@@ -1,14 +1,17 @@
 # Pseudo-Gumbel at the seed's scale: InternVL2.5-4B-sized parts (InternViT-300M-like vision
-# tower at 448 px / 14 px patches, Qwen2.5-3B-like LM with LoRA r=128, 64 caption tokens) on
-# RefCOCO-style data (refs json + COCO instances) from a local folder. With local weights set
-# the two `pretrained` keys and the tokenizer path (local files only, nothing downloads);
-# without them the model still builds on the meta device for
+# tower at 448 px / 14 px patches, Qwen2.5-3B-like LM with LoRA r=128, 64 caption tokens) and
+# SAM2 hiera-large grounding (frozen image encoder at 1024 px, trained mask decoder, the [SEG]
+# embedding as a sparse prompt, as Sa2VA) on RefCOCO-style data (refs json + COCO instances)
+# from a local folder. With local weights set the `pretrained` keys, `sam2_weights` and the
+# tokenizer path (local files only, nothing downloads); without them the model still builds
+# on the meta device for
 #   python tools/analysis_tools/memory_report.py THIS_CONFIG --meta --word-tokenizer
 _base_ = './tiny_shapes.py'
 
 # ---- frequently changed ----
 data_root = 'data/refcoco'
 weights = 'checkpoints/InternVL2_5-4B'       # local folder of the LM / tokenizer (optional)
+sam2_weights = None  # e.g. 'checkpoints/sam2.1-hiera-large' (a transformers Sam2Model folder)
 img_size = 448
 max_caption_len = 64
 warmup_epochs = 1
@@ -17,6 +20,16 @@ batch_size = 2
 lr = 4e-5
 
 tokenizer = dict(path=weights, words=None)
+# transformers Sam2Config of sam2.1_hiera_l (the rest is transformers' default); with
+# `sam2_weights` set the folder's own config.json is used instead
+sam2_hiera_large = None if sam2_weights else dict(vision_config=dict(
+    backbone_config=dict(
+        model_type='sam2_hiera_det_model', hidden_size=144, num_attention_heads=2,
+        blocks_per_stage=[2, 6, 36, 4], embed_dim_per_stage=[144, 288, 576, 1152],
+        num_attention_heads_per_stage=[2, 4, 8, 16], window_size_per_stage=[8, 4, 16, 8],
+        global_attention_blocks=[23, 33, 43],
+        window_positional_embedding_background_size=[7, 7]),
+    backbone_channel_list=[1152, 576, 288, 144]))
 model = dict(
     mllm=dict(
         tokenizer=tokenizer,
@@ -34,8 +47,10 @@ model = dict(
                   target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj',
                                   'up_proj', 'down_proj']),
         projector_hidden=2048),
-    grounding_encoder=dict(type='ConvGroundingEncoder', channels=256, num_downs=2),
-    mask_decoder=dict(type='PromptMaskDecoder', in_channels=256, channels=256, upsample=4),
+    grounding_encoder=dict(type='Sam2GroundingEncoder', pretrained=sam2_weights,
+                           config=sam2_hiera_large, frozen=True, _delete_=True),
+    mask_decoder=dict(type='Sam2PromptMaskDecoder', pretrained=sam2_weights,
+                      config=sam2_hiera_large, _delete_=True),
     prompt_dim=256,
     max_caption_len=max_caption_len)
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from mmengine.config import Config
 
+from _sam2_parts import tiny_sam2_config
 from cissreg.datasets.region_pair_dataset import region_pair_vocabulary
 from cissreg.utils.word_tokenizer import build_word_tokenizer
 from . import _shared
@@ -47,10 +48,18 @@ def make_tiny(cfg: Config, tmp_path) -> Config:
     if mllm.get('lora'):
         mllm.lora = dict(r=2, lora_alpha=4, target_modules=['q_proj', 'v_proj'])
     mllm.pop('projector_hidden', None)
-    cfg.model.update(
-        max_caption_len=CAPTION_LEN, prompt_dim=16,
-        grounding_encoder=dict(type='ConvGroundingEncoder', channels=8, num_downs=1),
-        mask_decoder=dict(type='PromptMaskDecoder', in_channels=8, channels=8, upsample=2))
+    if cfg.model.grounding_encoder.type == 'Sam2GroundingEncoder':
+        sam2 = tiny_sam2_config()
+        cfg.model.update(
+            prompt_dim=sam2['mask_decoder_config']['hidden_size'],
+            grounding_encoder=dict(type='Sam2GroundingEncoder', config=sam2),
+            mask_decoder=dict(type='Sam2PromptMaskDecoder', config=sam2))
+    else:
+        cfg.model.update(
+            prompt_dim=16,
+            grounding_encoder=dict(type='ConvGroundingEncoder', channels=8, num_downs=1),
+            mask_decoder=dict(type='PromptMaskDecoder', in_channels=8, channels=8, upsample=2))
+    cfg.model.max_caption_len = CAPTION_LEN
     for ds in _shared.datasets(cfg):
         if ds['type'] == 'RegionPairDataset':
             ds.update(data_root=str(tmp_path / 'pairs'), num_pairs=2, img_size=SIZE)

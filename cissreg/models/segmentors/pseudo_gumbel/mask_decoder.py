@@ -1,7 +1,8 @@
 """Grounding image encoder and prompt-conditioned mask decoder (the small, SAM-like pair).
 
-Interface of every mask decoder here: ``decoder(image_feats [B, C, h, w], prompt [B, P])
--> mask logits [B, h * s, w * s]``; the grounding encoder gives the image features.
+Interface of every mask decoder: ``decoder(grounding_encoder(images), prompt [B, P]) -> mask
+logits [B, h', w']``; here the features are one [B, C, h, w] map (``sam2_grounding.py`` has
+the SAM2 pair).
 """
 import math
 

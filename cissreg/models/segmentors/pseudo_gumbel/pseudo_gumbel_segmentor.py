@@ -35,9 +35,10 @@ class PseudoGumbelSegmentor(FiniteLossModel):
 
     Args:
         mllm (dict): ``RegionMLLM`` config.
-        grounding_encoder (dict): Image -> features [B, C, h, w] (``ConvGroundingEncoder``).
-        mask_decoder (dict): Features + prompt -> logits (``PromptMaskDecoder``);
-            ``prompt_dim`` is filled in.
+        grounding_encoder (dict): Image -> the features its decoder takes
+            (``ConvGroundingEncoder``: [B, C, h, w]; ``Sam2GroundingEncoder``: SAM2's pyramid).
+        mask_decoder (dict): Features + prompt -> logits [B, h', w'] (``PromptMaskDecoder``,
+            ``Sam2PromptMaskDecoder``); ``prompt_dim`` is filled in.
         prompt_dim (int): Width of the decoder prompt (``text_hidden_fcs`` output).
             Defaults to 64.
         token_masker (dict): Defaults to ``RandomTokenMasker`` with ``mask_ratio=0.25``.
