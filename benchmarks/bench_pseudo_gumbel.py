@@ -10,7 +10,7 @@
   CUDA ``torch.cuda.max_memory_allocated`` minus the inputs). Time: best of ``--repeats``.
 * **ema**: :meth:`EMATeacher.update` (one ``torch._foreach_lerp_`` over every tensor) against
   mmengine's ``ExponentialMovingAverage.update_parameters`` (a Python loop of per-tensor
-  ``mul_`` / ``add_``) on a ~100M-parameter MLP stack (``--ema-params``).
+  ``lerp_``) on a ~100M-parameter MLP stack (``--ema-params``).
 
 Usage:
     python benchmarks/bench_pseudo_gumbel.py [--device cpu|cuda] [--repeats 5] [--threads 1]
