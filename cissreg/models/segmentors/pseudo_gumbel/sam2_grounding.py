@@ -38,8 +38,8 @@ def build_sam2(config: Optional[dict] = None, pretrained: Optional[str] = None) 
     from transformers import Sam2Config, Sam2Model
     if pretrained is not None:
         if config:
-            raise ValueError('SAM2: give `config` or `pretrained`, not both '
-                             f'(pretrained={pretrained!r})')
+            raise ValueError('SAM2: give `config` or `pretrained`, not both (pretrained='
+                             f'{pretrained!r}: set config=None, the folder has its config.json)')
         if not osp.isdir(pretrained):
             raise FileNotFoundError(
                 f'SAM2: pretrained={pretrained!r} is not a local folder; expected a '
