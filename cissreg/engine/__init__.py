@@ -1,4 +1,5 @@
 from .hooks import *  # noqa: F401,F403
 from .loops import *  # noqa: F401,F403
+from .model_wrappers import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

@@ -23,16 +23,15 @@ class FiniteLossModel(BaseModel):
     the flag is all-reduced in the same sync, so every rank stops at the same iteration).
     A NaN / inf term raises :class:`NonFiniteLossError` naming the iteration (counted from 1,
     like the log), the terms and the files of the batch on every rank. With
-    ``skip_nonfinite=True`` an unwrapped model skips the step instead (and counts it in the
-    log); under DDP the run still stops, because ``MMDistributedDataParallel.train_step``
-    always steps.
+    ``skip_nonfinite=True`` the step is skipped instead (:meth:`skip_step`; counted in the
+    log), unwrapped or under DDP (``FiniteLossDistributedDataParallel``, the wrapper
+    ``CissRunner`` uses, skips on every rank at once).
 
     The batch's files are read from the ``data_samples`` metainfo (``img_path``) or from an
     ``img_paths`` list in the batch (feature-cache batches), as passed to ``forward``.
 
     Args:
-        skip_nonfinite (bool): Skip the step instead of raising (unwrapped models).
-            Defaults to False.
+        skip_nonfinite (bool): Skip the step instead of raising. Defaults to False.
         **kwargs: Passed to ``BaseModel`` (``data_preprocessor``, ``init_cfg``).
     """
 
@@ -53,13 +52,22 @@ class FiniteLossModel(BaseModel):
         except NonFiniteLossError as err:
             if not self.skip_nonfinite:
                 raise
-            self.num_skipped_steps += 1
-            print_log(f'{err}; step skipped ({self.num_skipped_steps} skipped so far)',
-                      logger='current', level=30)
-            optim_wrapper.zero_grad()
-            return {k: v for k, v in self._last_log_vars.items() if k not in err.terms}
+            return self.skip_step(err, optim_wrapper)
         optim_wrapper.update_params(parsed_losses)
         return log_vars
+
+    def skip_step(self, err: NonFiniteLossError,
+                  optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """Skip this step (no backward, no optimizer step, gradients zeroed) and count it.
+
+        Returns:
+            dict: The finite terms of the step, for the log.
+        """
+        self.num_skipped_steps += 1
+        print_log(f'{err}; step skipped ({self.num_skipped_steps} skipped so far)',
+                  logger='current', level=30)
+        optim_wrapper.zero_grad()
+        return {k: v for k, v in self._last_log_vars.items() if k not in err.terms}
 
     def parse_losses(
             self, losses: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
@@ -95,9 +103,6 @@ class FiniteLossModel(BaseModel):
                              + f'; batch files: {files}')
             else:
                 lines.append(f'  {where}all terms finite; batch files: {files}')
-        if self.skip_nonfinite and is_distributed():
-            lines.append('  skip_nonfinite=True cannot skip under DDP '
-                         '(MMDistributedDataParallel.train_step always steps): stopping.')
         lines.append('  Lower the learning rate, add gradient clipping (optim_wrapper.clip_grad) '
                      'or check these files; the last checkpoint is still finite.')
         err = NonFiniteLossError('\n'.join(lines))

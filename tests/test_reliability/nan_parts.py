@@ -1,4 +1,5 @@
-"""A FiniteLossModel toy whose loss diverges after epoch 1 (imported by configs in tests).
+"""A FiniteLossModel toy whose loss diverges after epoch 1 or has one NaN sample (imported by
+configs in tests).
 
 ``ToyRegressionNet`` fits a linear map with a squared error; the config's learning-rate
 schedule multiplies lr by 1e5 after the first epoch, so the weights grow geometrically and the
@@ -32,12 +33,14 @@ class ToyRegressionNet(FiniteLossModel):
 
 @DATASETS.register_module()
 class ToyFileDataset(Dataset):
-    """``size`` fixed samples named ``toy/<index>.png``."""
+    """``size`` fixed samples named ``toy/<index>.png``; ``nan_index``'s target is NaN."""
 
-    def __init__(self, size: int = 16) -> None:
+    def __init__(self, size: int = 16, nan_index: int = -1) -> None:
         g = torch.Generator().manual_seed(0)
         self.x = torch.randn(size, 4, generator=g) * 3
         self.y = torch.randn(size, generator=g)
+        if nan_index >= 0:
+            self.y[nan_index] = float('nan')
         self.metainfo = {}
 
     def __len__(self) -> int:
@@ -61,3 +64,12 @@ optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e-3))
 param_scheduler = [dict(type='MultiStepLR', milestones=[1], gamma=1e5, by_epoch=True)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
 '''
+
+# One sample with a NaN target, a steady lr, ``skip_nonfinite=True``: one skipped step per epoch.
+SKIP_CONFIG = CONFIG.replace(
+    "model = dict(type='ToyRegressionNet')",
+    "model = dict(type='ToyRegressionNet', skip_nonfinite=True)").replace(
+    "dataset=dict(type='ToyFileDataset')", "dataset=dict(type='ToyFileDataset', nan_index=5)"
+).replace("max_epochs=6", "max_epochs=2").replace(
+    "param_scheduler = [dict(type='MultiStepLR', milestones=[1], gamma=1e5, by_epoch=True)]",
+    "param_scheduler = []")

@@ -119,13 +119,38 @@ def test_dist_train_sh_stops_on_diverging_lr_and_keeps_a_finite_checkpoint(tmp_p
     assert all(torch.isfinite(v).all() for v in checkpoint['state_dict'].values())
 
 
-def _config_text() -> str:
+def test_dist_train_sh_skips_a_nonfinite_step_on_every_rank_and_finishes(tmp_path):
+    """skip_nonfinite=True under DDP: the NaN sample's iteration is skipped on both ranks."""
+    config = tmp_path / 'skip.py'
+    config.write_text(_config_text('SKIP_CONFIG'))
+    work_dir = tmp_path / 'work'
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    # one NaN sample, two epochs: one skip per epoch (rank 0 logs it). The rank whose terms
+    # are finite skips too: it logs the skip, and a rank that stepped alone would hang in
+    # DDP's gradient all-reduce instead of finishing.
+    for count in (1, 2):
+        assert len(re.findall(rf'step skipped \({count} skipped so far\)', output)) == 1, \
+            output[-3000:]
+    assert '(3 skipped so far)' not in output
+    assert len(re.findall(r'rank \d: all terms finite', output)) == 2
+    assert re.search(r'loss_mse=nan; batch files: \[[^]]*toy/5\.png', output)
+    checkpoint = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
+    assert all(torch.isfinite(v).all() for v in checkpoint['state_dict'].values())
+
+
+def _config_text(name: str = 'CONFIG') -> str:
     sys.path.insert(0, str(HERE))
     try:
         import nan_parts
     finally:
         sys.path.remove(str(HERE))
-    return nan_parts.CONFIG.format(repo=REPO)
+    return getattr(nan_parts, name).format(repo=REPO)
 
 
 def test_every_registered_trainable_model_has_the_guard():

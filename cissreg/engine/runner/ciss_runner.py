@@ -9,7 +9,7 @@ from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.model import MMDistributedDataParallel, is_model_wrapper, revert_sync_batchnorm
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from torch import nn
@@ -72,6 +72,13 @@ class CissRunner(Runner):
         return super().build_model(model)
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
+        """mmengine's wrapping, with ``FiniteLossDistributedDataParallel`` (mmengine's DDP
+        wrapper that can skip a non-finite step) as the default distributed wrapper and a
+        gloo path for CPU-only distributed runs."""
+        if self.distributed and model_wrapper_cfg is None and not is_model_wrapper(model):
+            model_wrapper_cfg = dict(
+                type='cissreg.FiniteLossDistributedDataParallel', broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False))
         if not self.distributed or is_model_wrapper(model) or get_device() != 'cpu':
             return super().wrap_model(model_wrapper_cfg, model)
         model = revert_sync_batchnorm(model.to('cpu'))
@@ -80,11 +87,6 @@ class CissRunner(Runner):
                                 'distributed run is on CPUs.')
         self.logger.info('Distributed training on CPUs: gloo process group, '
                          'DistributedDataParallel without device_ids.')
-        if model_wrapper_cfg is None:
-            return MMDistributedDataParallel(
-                module=model,
-                broadcast_buffers=False,
-                find_unused_parameters=self.cfg.get('find_unused_parameters', False))
         model_wrapper_cfg = dict(model_wrapper_cfg)
         model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
         return MODEL_WRAPPERS.build(model_wrapper_cfg, default_args=dict(module=model))

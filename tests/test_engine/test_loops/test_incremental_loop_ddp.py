@@ -49,7 +49,7 @@ def test_two_cpu_processes_train_in_sync(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     ranks = [torch.load(work_dir / f'rank{r}_weights.pth', weights_only=True) for r in (0, 1)]
-    assert [r['wrapper'] for r in ranks] == ['MMDistributedDataParallel'] * 2
+    assert [r['wrapper'] for r in ranks] == ['FiniteLossDistributedDataParallel'] * 2
     trained = ['prompt_learner.pool.0.ctx', 'prompt_learner.pool.1.ctx', 'heads.1.weight',
                'heads.1.bias', 'replay_sampler.means', 'replay_sampler.chol_tril']
     for key in trained:  # each rank saw its half of every task, DDP kept them equal

@@ -99,7 +99,7 @@ def test_dist_train_sh_two_cpu_processes(toy, tmp_path):
 
     ranks = [torch.load(work_dir / f'rank{r}_weights.pth', weights_only=True) for r in (0, 1)]
     assert [r['world_size'] for r in ranks] == [2, 2]
-    assert [r['wrapper'] for r in ranks] == ['MMDistributedDataParallel'] * 2
+    assert [r['wrapper'] for r in ranks] == ['FiniteLossDistributedDataParallel'] * 2
     checkpoint = torch.load(work_dir / 'epoch_1.pth', weights_only=True)
     initial = toy.ToyDropoutNet().state_dict()  # seed-independent check: weights moved
     parameters = [name for name, _ in toy.ToyDropoutNet().named_parameters()]

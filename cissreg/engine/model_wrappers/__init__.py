@@ -1,0 +1,3 @@
+from .finite_loss_ddp import FiniteLossDistributedDataParallel
+
+__all__ = ['FiniteLossDistributedDataParallel']
