@@ -96,17 +96,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_dist_train_sh_stops_on_diverging_lr_and_keeps_a_finite_checkpoint(tmp_path):
-    config = tmp_path / 'diverge.py'
-    config.write_text(_config_text())
+def _dist_train(tmp_path, config_name: str):
+    """``tools/dist_train.sh`` with 2 CPU processes on a ``nan_parts`` config: (rc, output,
+    work_dir)."""
+    config = tmp_path / f'{config_name.lower()}.py'
+    config.write_text(_config_text(config_name))
     work_dir = tmp_path / 'work'
     env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS='1',
                PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
+    return result.returncode, result.stdout + result.stderr, work_dir
+
+
+def test_dist_train_sh_stops_on_diverging_lr_and_keeps_a_finite_checkpoint(tmp_path):
+    returncode, output, work_dir = _dist_train(tmp_path, 'CONFIG')
+    assert returncode != 0, output[-3000:]
     found = re.search(r'non-finite loss at iteration (\d+)', output)
     assert found, output[-3000:]
     assert int(found.group(1)) > 4  # 16 samples, batch 2, 2 ranks: epoch 1 is iterations 1-4
@@ -121,16 +127,8 @@ def test_dist_train_sh_stops_on_diverging_lr_and_keeps_a_finite_checkpoint(tmp_p
 
 def test_dist_train_sh_skips_a_nonfinite_step_on_every_rank_and_finishes(tmp_path):
     """skip_nonfinite=True under DDP: the NaN sample's iteration is skipped on both ranks."""
-    config = tmp_path / 'skip.py'
-    config.write_text(_config_text('SKIP_CONFIG'))
-    work_dir = tmp_path / 'work'
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get('PYTHONPATH', '')]))
-    result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    returncode, output, work_dir = _dist_train(tmp_path, 'SKIP_CONFIG')
+    assert returncode == 0, output[-3000:]
     # one NaN sample, two epochs: one skip per epoch (rank 0 logs it). The rank whose terms
     # are finite skips too: it logs the skip, and a rank that stepped alone would hang in
     # DDP's gradient all-reduce instead of finishing.
@@ -144,7 +142,7 @@ def test_dist_train_sh_skips_a_nonfinite_step_on_every_rank_and_finishes(tmp_pat
     assert all(torch.isfinite(v).all() for v in checkpoint['state_dict'].values())
 
 
-def _config_text(name: str = 'CONFIG') -> str:
+def _config_text(name: str) -> str:
     sys.path.insert(0, str(HERE))
     try:
         import nan_parts
