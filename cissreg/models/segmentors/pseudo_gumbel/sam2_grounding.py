@@ -49,11 +49,6 @@ def build_sam2(config: Optional[dict] = None, pretrained: Optional[str] = None) 
     return Sam2Model(Sam2Config(**(config or {})))
 
 
-def _freeze(module: nn.Module) -> None:
-    for p in module.parameters():
-        p.requires_grad_(False)
-
-
 @MODELS.register_module()
 class Sam2GroundingEncoder(nn.Module):
     """SAM2's image encoder: [B, 3, H, W] -> feature pyramid, high resolution first.
@@ -85,7 +80,6 @@ class Sam2GroundingEncoder(nn.Module):
         self.vision_encoder = sam2.vision_encoder
         self.no_memory_embedding = sam2.no_memory_embedding
         self.image_size = sam2.config.prompt_encoder_config.image_size
-        self.feature_sizes = [tuple(s) for s in sam2.config.vision_config.backbone_feature_sizes]
         # x_sam = x_in * scale + shift maps the input normalisation onto SAM2's
         in_mean, in_std = torch.tensor(input_mean), torch.tensor(input_std)
         scale = in_std / torch.tensor(std)
@@ -93,7 +87,7 @@ class Sam2GroundingEncoder(nn.Module):
         self.register_buffer('shift', ((in_mean - torch.tensor(mean)) / torch.tensor(std))
                              .view(1, 3, 1, 1), False)
         if frozen:
-            _freeze(self)
+            self.requires_grad_(False)
 
     def forward(self, images: Tensor) -> List[Tensor]:
         """Encode.
@@ -145,7 +139,7 @@ class Sam2PromptMaskDecoder(nn.Module):
                              "segmentor's prompt_dim)")
         self.mask_absent_objects = mask_absent_objects
         if frozen:
-            _freeze(self)
+            self.requires_grad_(False)
 
     def image_positional_embeddings(self, batch_size: int) -> Tensor:
         """SAM2's dense positional encoding of the embedding grid: [B, C, h, w]."""
