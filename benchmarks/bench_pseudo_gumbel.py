@@ -2,9 +2,9 @@
 
 * **mixing**: one forward + backward of the straight-through top-k Gumbel-softmax at the
   issue's sizes (``--vocab 32000 --k 128 --dim 1024 --tokens 512``, i.e. B*T = 512): cissreg's
-  :class:`TopKGumbelSoftmax` (``embedding_bag`` mixing, never [N, k, D]) against the seed's
-  dense gather ``(y.unsqueeze(-1) * E[topk_idx]).sum(-2)``. The embedding table is frozen
-  (LoRA training), so the gradient flows to the logits only. Each variant runs in its own
+  :class:`TopKGumbelSoftmax` (``embedding_bag`` mixing, never [N, k, D]) against the
+  plain dense gather ``(y.unsqueeze(-1) * E[topk_idx]).sum(-2)``. The embedding table is
+  frozen (LoRA training), so the gradient flows to the logits only. Each variant runs in its own
   subprocess; the memory is the growth of the peak RSS (``ru_maxrss``) during the first
   full-size step, after the inputs were allocated and a warm-up step on 8 tokens ran (on
   CUDA ``torch.cuda.max_memory_allocated`` minus the inputs). Time: best of ``--repeats``.
@@ -30,7 +30,7 @@ from cissreg.models.segmentors.pseudo_gumbel import EMATeacher, TopKGumbelSoftma
 
 
 def _dense_st(logits, emb, noise, tau, k):
-    """The seed's formulation: y_hard - y_soft.detach() + y_soft, dense gather [N, k, D]."""
+    """The dense formulation: y_hard - y_soft.detach() + y_soft, dense gather [N, k, D]."""
     vals, ids = logits.topk(k, dim=-1)
     y_soft = torch.softmax((vals + noise) / tau, dim=-1)
     y_hard = torch.zeros_like(y_soft).scatter_(-1, y_soft.argmax(-1, keepdim=True), 1.0)

@@ -1,4 +1,4 @@
-"""SSDDBC steps (1)-(3): densities, core points and the core kNN graph (SPEC.md §6)."""
+"""SSDDBC steps (1)-(3): densities, core points and the core kNN graph (docs/en/methods/gcd.md)."""
 from typing import Tuple
 
 import numpy as np

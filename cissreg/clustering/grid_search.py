@@ -1,7 +1,8 @@
 """Grid search of SSDDBC's ``k`` and core percentile, serial or in worker processes.
 
 Every combination is scored on the same full-set neighbour lists (computed once) with
-``3 * silhouette(unlabelled) - mean_labelled(-log p(label | pseudo label))`` (SPEC.md §6).
+``3 * silhouette(unlabelled) - mean_labelled(-log p(label | pseudo label))``
+(docs/en/methods/gcd.md).
 The silhouette is taken on a fixed, seeded subsample of the unlabelled points (their
 pairwise distances are computed once); ``p(label | c)`` is Laplace-smoothed:
 ``(n_{c,y} + 1) / (n_c + C)`` over the ``C`` known classes, ``1 / C`` for an unassigned

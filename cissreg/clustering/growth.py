@@ -1,4 +1,4 @@
-"""SSDDBC step (4): breadth-first cluster growth and cluster labelling (SPEC.md §6)."""
+"""SSDDBC step (4): breadth-first cluster growth and cluster labelling (docs/en/methods/gcd.md)."""
 from collections import deque
 
 import numpy as np

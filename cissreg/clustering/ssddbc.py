@@ -1,4 +1,4 @@
-"""SSDDBC: semi-supervised density-based clustering, steps (1)-(6) of SPEC.md §6.
+"""SSDDBC: semi-supervised density-based clustering, steps (1)-(6) below.
 
 Plain numpy / scipy / scikit-learn (or faiss) code, no training framework. ``labels`` inputs
 use ``-1`` for an unlabelled point. One call of :func:`ssddbc` runs the six steps:

@@ -8,8 +8,8 @@ format into mmdet-style ``data_list`` entries and leaves the rest to :class:`Bas
   an error naming the file (it catches typos and wrong datasets). ``classes=(...)`` selects an
   ordered *subset* of the vocabulary: boxes of other classes are dropped and labels are
   re-numbered to positions in ``classes``; ``dataset.metainfo['classes']`` then reports the
-  subset, so ``num_classes = len(classes)``. The 10-class teacher of the seed is
-  ``classes=('A1', ..., 'A10')`` on the 20-class MAR20 vocabulary. mmdet uses
+  subset, so ``num_classes = len(classes)``. The distillation recipe's 10-class
+  teacher is ``classes=('A1', ..., 'A10')`` on the 20-class MAR20 vocabulary. mmdet uses
   ``metainfo=dict(classes=subset)`` for this and silently drops other names; here that raises
   with a message pointing to ``classes=``.
 * **Cleaning.** A box stored inverted (VOC ``xmax < xmin`` or ``ymax < ymin``; YOLO / COCO

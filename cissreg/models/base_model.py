@@ -1,4 +1,4 @@
-"""Base model that refuses to train on a non-finite loss (SPEC.md §9)."""
+"""Base model that refuses to train on a non-finite loss."""
 from typing import Dict, List, Tuple, Union
 
 import torch

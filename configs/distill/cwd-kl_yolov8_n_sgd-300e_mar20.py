@@ -1,5 +1,5 @@
 # YOLOv8-n student on all 20 MAR20 classes distilled from the A1..A10 teacher (CWD + KL, the
-# seed's "c1.nano.distillation"). Train the teacher first:
+# reference recipe's "c1.nano.distillation"). Train the teacher first:
 #   python tools/train.py configs/distill/yolov8_n_teacher-a1-a10_sgd-300e_mar20.py
 _base_ = ['../yolov8/yolov8_n_sgd-300e_mar20.py', '../_base_/models/yolov8_distill_cwd-kl.py']
 

@@ -1,5 +1,5 @@
 # YOLOv8-n student on all 6 shapes classes distilled from the first-half teacher (CWD + KL, the
-# seed's weights). Train the teacher first:
+# reference recipe's weights). Train the teacher first:
 #   python tools/train.py configs/distill/yolov8_n_teacher-first-half_shapes.py
 _base_ = ['../yolov8/yolov8_n_shapes.py', '../_base_/models/yolov8_distill_cwd-kl.py']
 

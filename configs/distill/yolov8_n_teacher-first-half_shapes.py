@@ -1,6 +1,6 @@
 # Teacher of the distillation recipe: YOLOv8-n trained on the first half of the shapes classes
-# (the seed's 10-class MAR20 teacher, scaled to the 6-class shapes default). The datasets keep
-# only these classes' boxes and number them 0..2 (`classes=` subset).
+# (the reference recipe's 10-class MAR20 teacher, scaled to the 6-class shapes default). The
+# datasets keep only these classes' boxes and number them 0..2 (`classes=` subset).
 _base_ = '../yolov8/yolov8_n_shapes.py'
 
 # ---- frequently changed ----

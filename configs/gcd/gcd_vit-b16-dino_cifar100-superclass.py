@@ -1,4 +1,4 @@
-# The seed's recipe: GCD on one CIFAR-100 superclass with DINO ViT-B/16 (local weight file,
+# The reference recipe: GCD on one CIFAR-100 superclass with DINO ViT-B/16 (local weight file,
 # e.g. dino_vitbase16_pretrain.pth, only the last block fine-tuned), 100 epochs, SSDDBC pseudo
 # labels from epoch 50, re-clustered at 75. Needs a GPU for practical speed.
 #   python tools/pseudo_label_pipeline.py configs/gcd/gcd_vit-b16-dino_cifar100-superclass.py \

@@ -1,5 +1,5 @@
-# Pseudo-Gumbel at the seed's scale: InternVL2.5-4B-sized parts (InternViT-300M-like vision
-# tower at 448 px / 14 px patches, Qwen2.5-3B-like LM with LoRA r=128, 64 caption tokens) and
+# Pseudo-Gumbel at the reference recipe's scale: InternVL2.5-4B-sized parts (InternViT-300M-like
+# vision tower at 448 px / 14 px patches, Qwen2.5-3B-like LM with LoRA r=128, 64 caption tokens) and
 # SAM2 hiera-large grounding (frozen image encoder at 1024 px, trained mask decoder, the [SEG]
 # embedding as a sparse prompt, as Sa2VA) on RefCOCO-style data (refs json + COCO instances)
 # from a local folder. With local weights set the `pretrained` keys, `sam2_weights` and the

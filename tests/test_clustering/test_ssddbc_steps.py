@@ -1,4 +1,4 @@
-"""SSDDBC steps (1)-(6) on small hand-worked examples (SPEC.md §6)."""
+"""SSDDBC steps (1)-(6) on small hand-worked examples."""
 import numpy as np
 import pytest
 

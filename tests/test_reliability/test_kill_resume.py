@@ -1,4 +1,4 @@
-"""SIGKILL at the dangerous instants of checkpointing, then resume (SPEC.md §9, issue 13 items 1-2).
+"""SIGKILL at the dangerous instants of checkpointing, then resume.
 
 The killed run is a real subprocess (``kill_parts.py``) that blocks at the chosen file
 operation; the reference run and the resumed run train in this process.

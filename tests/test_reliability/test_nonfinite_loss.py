@@ -1,4 +1,4 @@
-"""A NaN / inf loss stops training, wrapped in DDP and unwrapped (SPEC.md §9, issue 13 item 3)."""
+"""A NaN / inf loss stops training, wrapped in DDP and unwrapped."""
 import os
 import re
 import socket

@@ -1,4 +1,4 @@
-"""CIFAR-100 restricted to one superclass (coarse label), as the seed's per-superclass runs."""
+"""CIFAR-100 restricted to one superclass (coarse label), one run per superclass."""
 import os.path as osp
 from typing import List, Optional, Tuple
 

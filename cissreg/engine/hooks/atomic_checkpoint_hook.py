@@ -12,7 +12,7 @@ from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND, atomic_write_text, rem
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """``CheckpointHook`` whose every file survives a kill at any instant (SPEC.md §9).
+    """``CheckpointHook`` whose every file survives a kill at any instant.
 
     Same arguments and behaviour as mmengine's ``CheckpointHook``, except:
 

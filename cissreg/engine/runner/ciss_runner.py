@@ -30,7 +30,7 @@ _DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )
 
 @RUNNERS.register_module()
 class CissRunner(Runner):
-    """mmengine ``Runner`` with the reliability guarantees of SPEC.md §9.
+    """mmengine ``Runner`` with reliability guarantees for long runs.
 
     Built like mmengine's Runner (``runner_type = 'CissRunner'`` in the config). On top of it:
 
@@ -121,7 +121,7 @@ class CissRunner(Runner):
         if plain:
             self.logger.warning(
                 "default_hooks.checkpoint is mmengine's CheckpointHook, whose writes a kill can "
-                'corrupt or lose (SPEC.md §9); use type="AtomicCheckpointHook" (same arguments), '
+                'corrupt or lose; use type="AtomicCheckpointHook" (same arguments), '
                 'as configs/_base_/default_runtime.py does.')
 
     def load_checkpoint(self,

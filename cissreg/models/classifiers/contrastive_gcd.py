@@ -1,5 +1,5 @@
 """Contrastive model of generalized category discovery (GCD, Vaze et al. 2022) with a
-pseudo-label term: L = (1 - w) L_contrast + w L_supcon + gamma L_pseudo (SPEC.md §6)."""
+pseudo-label term: L = (1 - w) L_contrast + w L_supcon + gamma L_pseudo."""
 from typing import Dict, List, Optional, Union
 
 import torch

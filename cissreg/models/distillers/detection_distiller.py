@@ -14,7 +14,7 @@ from .recorder import OutputRecorder, RecordSpec, as_levels
 from .teacher import build_teacher
 
 #: Default terms: CWD on the neck levels, KL on class logits and box distributions, with the
-#: seed's weights (w_cwd, w_resp) = (0.05, 0.001).
+#: reference recipe's weights (w_cwd, w_resp) = (0.05, 0.001).
 DEFAULT_DISTILL_LOSSES = dict(
     loss_cwd=dict(
         student='neck', loss=dict(type='ChannelWiseDivergence', tau=1.0, loss_weight=0.05)),
@@ -75,8 +75,8 @@ class DetectionDistiller(FiniteLossModel):
     :mod:`~cissreg.models.losses.global_batch_scale`), so with ``loss_scale='global_batch'``
     (default) the distillation terms get the same factor: the ratio of distillation to
     detection gradient is then the same at every batch size and GPU count, and equals the
-    seed's, whose detection loss is the per-batch normalised sum *without* a batch factor
-    next to batch-mean CWD / KL terms: the seed's weights (1.0, 0.05, 0.001) mean here what
+    reference recipe's, whose detection loss is the per-batch normalised sum *without* a batch
+    factor next to batch-mean CWD / KL terms: the recipe's weights (1.0, 0.05, 0.001) mean here what
     they meant there. ``loss_scale='batch_mean'`` leaves the terms as batch means, for a
     student whose detection losses are batch means too (mmdet heads).
 

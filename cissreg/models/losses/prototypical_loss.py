@@ -13,7 +13,7 @@ class PrototypicalLoss(AnchorRowLoss):
 
     The prototype ``mu_c`` is the L2-normalised mean of the rows with ``target == c`` (rows
     with -1 take no part); row ``i`` is classified among all prototypes of the batch, its own
-    class is the target. The seed's alternative to the pseudo-label SupCon.
+    class is the target. The reference recipe's alternative to the pseudo-label SupCon.
 
     Args:
         temperature (float): Defaults to 0.1.

@@ -1,5 +1,6 @@
 # Loaders shared by the class-incremental classification datasets; each dataset base adds
-# `dataset=dict(type, data_root, pipeline)`. Class order: PyCIL's permutation for the seed.
+# `dataset=dict(type, data_root, pipeline)`. Class order: PyCIL's
+# permutation for the random seed `class_order_seed`.
 class_order_seed = 1993
 
 train_dataloader = dict(

@@ -1,4 +1,4 @@
-# CLIP class-incremental learning, two stages per task (SPEC.md §4): stage `prompts` trains
+# CLIP class-incremental learning, two stages per task: stage `prompts` trains
 # the class prompts (+ Gaussian replay + hinge from task 1) on cached image features, stage
 # `head` (tasks >= model.second_stage_start_task) the task's linear head. Method configs set
 # the task sizes in three places: model, train_cfg.task_split and the evaluator.

@@ -5,7 +5,7 @@ _base_ = ['../default_runtime.py']  # adds the GCD hooks to its default_hooks
 
 max_epochs = 100
 pseudo_label_pipeline = dict(
-    stop_at_epoch=50,           # end of the warm-up (the seed's 50)
+    stop_at_epoch=50,           # end of the warm-up (the reference recipe's 50)
     refresh_epochs=[75],        # re-cluster here (after stop_at_epoch)
     ssddbc=dict(ks=list(range(3, 21)), percentiles=list(range(40, 96, 5)), num_workers=2))
 

@@ -9,7 +9,7 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def shared_data(name: str, write: Callable[[Path], None]) -> Path:
-    """``DATA_ROOT / name``, filled by ``write(directory)`` the first time in this session."""
+    """``DATA_ROOT / name``, filled by ``write(directory)`` the first time in a test run."""
     if DATA_ROOT is None:
         raise RuntimeError('tiny._shared.DATA_ROOT is unset: run through pytest '
                            '(tests/test_configs/conftest.py sets it once per session)')

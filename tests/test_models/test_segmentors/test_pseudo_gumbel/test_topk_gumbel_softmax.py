@@ -33,7 +33,7 @@ def test_backward_equals_soft_path_autograd(mixing):
     out = TopKGumbelSoftmax(tau=0.7, k=32, mixing=mixing)(logits, emb, noise=noise)
     g_logits, g_emb = torch.autograd.grad(out, (logits, emb), upstream)
 
-    # reference: the seed's formulation, dense gather, y = y_hard - y_soft.detach() + y_soft
+    # reference: the dense formulation, dense gather, y = y_hard - y_soft.detach() + y_soft
     vals, ids = logits.topk(32, dim=-1)
     y_soft = F.softmax((vals + noise) / 0.7, dim=-1)
     y_hard = torch.zeros_like(y_soft).scatter_(-1, y_soft.argmax(-1, keepdim=True), 1.0)
