@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Names of documents that are not in the repository, and wording that only makes sense
 #: next to them. Matched case-insensitively.
-NEEDLES = ('SPEC' + '.md', 'shared' + '/', 'this ' + 'session', 'engineers' + "'")
+NEEDLES = ('SPEC' + '.md', 'shared' + '/', 'this ' + 'session', 'engineer' + "s'")
 
 
 def tracked_files() -> List[Path]:
