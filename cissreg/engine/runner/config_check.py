@@ -28,7 +28,7 @@ from cissreg.registry import LOG_PROCESSORS, LOOPS, UnexpectedConfigKeyError, ac
 _OTHER_KNOWN_KEYS = ('runner_type', 'custom_imports', 'model_wrapper_cfg', 'sync_bn',
                      'find_unused_parameters', 'activation_checkpointing',
                      'efficient_conv_bn_eval', 'compile', 'load_from_strict',
-                     'resume_optimizer')
+                     'resume_optimizer', 'resume_param_scheduler')
 _NEAR_MISS_CUTOFF = 0.8
 
 
