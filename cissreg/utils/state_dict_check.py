@@ -112,4 +112,3 @@ def _groups(indices: List[int], total: int) -> str:
         return f'all {total} parameter groups'
     shown = ', '.join(map(str, indices[:5])) + (', ...' if len(indices) > 5 else '')
     return f'{len(indices)} parameter groups ({shown})'
-

@@ -6,6 +6,7 @@ from torch import nn
 
 from cissreg.utils.state_dict_check import (CheckpointMismatchError, compare_state_dict,
                                             describe_optimizer_mismatch, ema_weights)
+
 from .saved_config import saved_config_value, saved_scheduler_types
 
 
