@@ -9,7 +9,7 @@ import torch
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook, EMAHook, Hook
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
@@ -120,6 +120,9 @@ class CissRunner(Runner):
                        custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
         self.register_hook(ResumableRandomnessHook())
+        for hook in self.hooks:
+            if isinstance(hook, EMAHook):
+                hook.after_train_iter = _unless_step_skipped(hook.after_train_iter)
         plain = [hook for hook in self.hooks if type(hook) is CheckpointHook]
         if plain:
             self.logger.warning(
@@ -283,6 +286,19 @@ class CissRunner(Runner):
         for sampler in (loader.sampler, getattr(loader.batch_sampler, 'sampler', None)):
             if hasattr(sampler, 'seed'):
                 sampler.seed = self.seed
+
+
+def _unless_step_skipped(after_train_iter: Callable) -> Callable:
+    """An EMA hook's ``after_train_iter`` that leaves the EMA alone after a skipped step.
+
+    ``FiniteLossModel(skip_nonfinite=True)`` skips a step with a non-finite loss or gradient
+    and sets the optimizer wrapper's ``skipped_nonfinite``; the EMA then neither averages the
+    unchanged weights once more nor counts the step.
+    """
+    def guarded(runner, *args, **kwargs) -> None:
+        if not getattr(runner.optim_wrapper, 'skipped_nonfinite', False):
+            after_train_iter(runner, *args, **kwargs)
+    return guarded
 
 
 def _distiller_hint(filename: str, mismatch) -> str:
