@@ -1,7 +1,6 @@
 """NaN / infinite numbers in annotation files are refused naming the file and line (or entry):
 VOC, COCO, YOLO, CIFAR-100 labels (CIL), dataset labels under the GCD wrapper."""
 import importlib
-import json
 import re
 import sys
 from pathlib import Path
