@@ -1,12 +1,14 @@
 """mmengine ``CheckpointHook`` that a kill at any point cannot leave without a resumable state."""
+import inspect
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Tuple
 
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import Runner
 
-from cissreg.registry import HOOKS
+from cissreg.registry import HOOKS, UnexpectedConfigKeyError
 from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND, atomic_write_text, remove_stale_temp_files
 from cissreg.utils.safe_load import safe_torch_load
 
@@ -40,6 +42,13 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # mmengine keeps unknown keyword arguments for runner.save_checkpoint, which refuses
+        # them at the first save (after a whole epoch); name them now
+        passed = set(inspect.signature(Runner.save_checkpoint).parameters)
+        for key in self.args:
+            if key in passed:
+                continue
+            raise UnexpectedConfigKeyError(HOOKS.unexpected_key_message(type(self), key))
         self._pointer_pending = False
         self._outdated: List[int] = []
         self._outdated_best: List[str] = []
