@@ -1,11 +1,11 @@
 """Disk full while saving a checkpoint: path and bytes named, previous checkpoint kept (item 7)."""
 import errno
 import os
+
 import pytest
 import torch
 
 from cissreg.engine.runner import CissRunner
-
 
 
 def test_enospc_names_path_and_size_and_keeps_the_previous_checkpoint(toy, tmp_path,
@@ -40,3 +40,24 @@ def test_enospc_names_path_and_size_and_keeps_the_previous_checkpoint(toy, tmp_p
     runner.train()
     assert runner.epoch == 2
     assert torch.load(tmp_path / 'epoch_2.pth', weights_only=True)['meta']['epoch'] == 2
+
+
+@pytest.mark.parametrize('code, words', [(errno.EFBIG, 'File too large while writing'),
+                                         (errno.EDQUOT, 'Disk quota exceeded while writing')])
+def test_file_size_limit_and_quota_name_the_path(tmp_path, monkeypatch, code, words):
+    from cissreg.utils.atomic_io import atomic_write_bytes
+    target = tmp_path / 'epoch_2.pth'
+    target.write_bytes(b'old')
+
+    def limited(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, 'fsync', limited)
+    with pytest.raises(OSError) as err:
+        atomic_write_bytes(target, b'x' * 5000)
+    assert err.value.errno == code
+    assert f'{words} {target}: 5000 bytes; its previous version is kept' in str(err.value)
+    assert ('ulimit -f' if code == errno.EFBIG else 'quota') in str(err.value)
+    monkeypatch.undo()
+    assert target.read_bytes() == b'old'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_2.pth']

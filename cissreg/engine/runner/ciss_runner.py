@@ -150,7 +150,8 @@ class CissRunner(Runner):
 
         Raises:
             CheckpointMismatchError: ``strict`` and the checkpoint (model or EMA weights)
-                does not fit the model; or, when resuming, its optimizer state does not fit
+                does not fit the model; not ``strict`` and no tensor matches; or, when
+                resuming, its optimizer state does not fit
                 the config's optimizer.
         """
         if strict is None:
@@ -169,6 +170,8 @@ class CissRunner(Runner):
                 f'{type(model).__name__}:\n{mismatch.describe()}\nSet load_from_strict = False '
                 'in the config to load only the tensors that match.'
                 + _distiller_hint(filename, mismatch))
+        if mismatch and not strict:
+            _refuse_no_match(filename, model, checkpoint, mismatch)
         check_ema_state(filename, checkpoint, model, strict, self.logger)
         if self._resuming_optimizer:
             self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
@@ -286,6 +289,20 @@ class CissRunner(Runner):
         for sampler in (loader.sampler, getattr(loader.batch_sampler, 'sampler', None)):
             if hasattr(sampler, 'seed'):
                 sampler.seed = self.seed
+
+
+def _refuse_no_match(filename: str, model: nn.Module, checkpoint: dict, mismatch) -> None:
+    """``load_from_strict=False`` that would load nothing: refuse instead of testing (or
+    training from) random weights with a success exit code."""
+    state = checkpoint.get('state_dict', checkpoint)
+    matched = sum(1 for key in model.state_dict() if not key.endswith('num_batches_tracked')
+                  and key not in mismatch.missing
+                  and key not in {k for k, _, _ in mismatch.shapes})
+    if matched == 0:
+        raise CheckpointMismatchError(
+            f'checkpoint {filename}: none of its {len(state)} entries matches a tensor of the '
+            f'model {type(model).__name__} (load_from_strict=False loads matching tensors '
+            f'only, so every weight would keep its initial value):\n{mismatch.describe()}')
 
 
 def _unless_step_skipped(after_train_iter: Callable) -> Callable:
