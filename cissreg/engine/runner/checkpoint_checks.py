@@ -1,4 +1,5 @@
 """Checks that run before a checkpoint is loaded into the runner, so a mismatch is named."""
+import re
 from typing import Any, List, Optional, Tuple, Union
 
 from mmengine.optim import OptimWrapper, OptimWrapperDict
@@ -147,4 +148,5 @@ def _saved_optimizer_type(checkpoint: dict, name: Optional[str]) -> Optional[str
     path = ('optim_wrapper', 'optimizer', 'type') if name is None else (
         'optim_wrapper', name, 'optimizer', 'type')
     value = saved_config_value(text, path)
-    return value if isinstance(value, str) else None
+    # a type name only: other text from the checkpoint is not echoed into messages
+    return value if isinstance(value, str) and re.fullmatch(r'[\w.]{1,100}', value) else None
