@@ -61,3 +61,36 @@ def test_file_size_limit_and_quota_name_the_path(tmp_path, monkeypatch, code, wo
     monkeypatch.undo()
     assert target.read_bytes() == b'old'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_2.pth']
+
+
+def test_disk_full_at_the_pointer_keeps_the_best(toy, tmp_path, monkeypatch):
+    """ENOSPC when last_checkpoint moves past the epoch of a new best (0.9): the resumed run,
+    whose validation of that epoch now scores 0.7, keeps the complete 0.9 best."""
+    import importlib
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    parts = importlib.import_module('kill_parts')
+    work_dir = tmp_path / 'work'
+    real_fsync = os.fsync
+    pointer_writes = []
+
+    def full_at_second_pointer(fd):
+        if os.path.basename(os.readlink(f'/proc/self/fd/{fd}')).startswith('.last_checkpoint'):
+            pointer_writes.append(fd)
+            if len(pointer_writes) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, 'fsync', full_at_second_pointer)
+    with pytest.raises(OSError, match='No space left on device while writing'):
+        CissRunner.from_cfg(parts.kill_cfg(str(work_dir))).train()
+    monkeypatch.setattr(os, 'fsync', real_fsync)
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_1.pth')
+    assert (work_dir / 'best_score_epoch_2.pth').is_file()
+
+    monkeypatch.setattr(parts.EpochScore, 'scores', {1: 0.5, 2: 0.7, 3: 0.6})
+    CissRunner.from_cfg(parts.kill_cfg(str(work_dir), resume=True)).train()
+    bests = sorted(p.name for p in work_dir.glob('best_*.pth'))
+    assert bests == ['best_score_epoch_2.pth']
+    best = torch.load(work_dir / 'best_score_epoch_2.pth', weights_only=True)
+    assert best['message_hub']['runtime_info']['best_score'] == 0.9

@@ -129,16 +129,18 @@ def test_resume_with_another_scheduler_type_is_refused(toy, tmp_path):
     assert runner.optim_wrapper.get_lr()['lr'] == [pytest.approx(0.01)]
 
 
-def test_resume_with_changed_milestones_warns_and_keeps_the_saved_ones(toy, sgd_run, tmp_path):
+def test_resume_with_changed_milestones_warns_and_keeps_the_saved_ones(
+        toy, sgd_run, tmp_path, captured_log):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     (work_dir / 'epoch_1.pth').write_bytes((sgd_run / 'epoch_1.pth').read_bytes())
     cfg = _resume_cfg(toy, work_dir, load_from=str(work_dir / 'epoch_1.pth'), param_scheduler=[
         dict(type='MultiStepLR', milestones=[5], by_epoch=True)])
     runner = CissRunner.from_cfg(cfg)
-    runner.train()
+    with captured_log() as messages:
+        runner.train()
     assert runner.param_schedulers[0].milestones == {2: 1}
-    log = '\n'.join(p.read_text() for p in work_dir.glob('*/*.log'))
-    assert ('param_scheduler settings differ from' in log
-            and "MultiStepLR.milestones: checkpoint Counter({2: 1}), config Counter({5: 1})"
-            in log)
+    warnings = [m for m in messages if 'param_scheduler settings differ from' in m]
+    assert len(warnings) == 1
+    assert "MultiStepLR.milestones: checkpoint Counter({2: 1}), config Counter({5: 1})" in \
+        warnings[0]

@@ -250,8 +250,10 @@ class AtomicCheckpointHook(CheckpointHook):
                 if match is None:
                     continue
                 path = self.file_backend.join_path(self.out_dir, name)
-                score = (runner.message_hub.runtime_info.get(score_key) if path == recorded
-                         else self._saved_score(path, score_key))
+                score = runner.message_hub.runtime_info.get(score_key) if path == recorded \
+                    else None
+                if score is None:
+                    score = self._saved_score(path, score_key)
                 if score is None:
                     self._remove(path)
                     runner.logger.warning(f'Removed best checkpoint {name}: it does not load '
