@@ -111,3 +111,18 @@ def test_saved_config_values_are_read_as_data(tmp_path):
     assert saved_config_value('def (:', ('gpu_ids', )) is None
     assert saved_config_value(None, ('gpu_ids', )) is None
     assert not marker.exists()
+
+
+def test_export_student_does_not_run_the_saved_config(tmp_path):
+    from cissreg.models.distillers.export import STUDENT_PREFIX
+    spec = importlib.util.spec_from_file_location(
+        'cissreg_tool_export_student', REPO / 'tools' / 'model_converters' / 'export_student.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    marker = tmp_path / 'marker'
+    src = tmp_path / 'distill.pth'
+    torch.save(dict(state_dict={f'{STUDENT_PREFIX}fc.weight': torch.ones(2, 2)},
+                    meta=dict(cfg=_payload(marker), config=_payload(marker))), src)
+    exported = tool.export_student(str(src), str(tmp_path / 'student.pth'))
+    assert list(exported['state_dict']) == ['fc.weight']
+    assert not marker.exists()

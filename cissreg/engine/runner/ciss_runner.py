@@ -233,7 +233,7 @@ class CissRunner(Runner):
         meta = checkpoint['meta']
         self.train_loop._epoch = meta['epoch']
         self.train_loop._iter = meta['iter']
-        previous_gpu_ids = saved_config_value(meta.get('config', meta.get('cfg')), ('gpu_ids', ))
+        previous_gpu_ids = saved_config_value(meta.get('config'), ('gpu_ids', ))
         if (isinstance(previous_gpu_ids, (list, tuple)) and len(previous_gpu_ids) > 0
                 and len(previous_gpu_ids) != self._world_size):
             if not (self.auto_scale_lr or {}).get('enable', False):
