@@ -172,8 +172,9 @@ class FiniteLossModel(BaseModel):
                              + f'; batch files: {files}')
             else:
                 lines.append(f'  {where}all terms finite; batch files: {files}')
+        note = self._checkpoint_note()
         lines.append('  Lower the learning rate, add gradient clipping (optim_wrapper.clip_grad) '
-                     'or check these files; ' + self._checkpoint_note())
+                     'or check these files' + (f'; {note}' if note else ''))
         err = NonFiniteLossError('\n'.join(lines))
         err.terms = set(bad)
         return err
@@ -190,11 +191,11 @@ class FiniteLossModel(BaseModel):
         for rank, files in reports:
             where = f'rank {rank}: ' if len(reports) > 1 else ''
             lines.append(f'  {where}batch files: {files}')
+        note = self._checkpoint_note()
         lines.append('  The optimizer did not step. Check these files and operations whose '
                      'gradient is infinite where their value is finite (sqrt or log at 0, '
-                     'division by a norm of 0); '
-                     + ('' if self.skip_nonfinite else self._checkpoint_note()))
-        err = NonFiniteGradientError('\n'.join(lines).rstrip('; '))
+                     'division by a norm of 0)' + (f'; {note}' if note else ''))
+        err = NonFiniteGradientError('\n'.join(lines))
         err.terms = set()
         return err
 
