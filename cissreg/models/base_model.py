@@ -1,4 +1,4 @@
-"""Base model that refuses to train on a non-finite loss or gradient (SPEC.md §9)."""
+"""Base model that refuses to train on a non-finite loss or gradient."""
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 

@@ -56,7 +56,8 @@ def test_yolov8_test_cfg_typo_is_warned_about(captured_log):
     with captured_log() as messages:
         YOLOv8Head(head_module=dict(type='YOLOv8HeadModule', num_classes=2),
                    test_cfg=dict(score_thrr=0.5, max_per_img=10))
-    assert [m for m in messages if 'test_cfg' in m] == ["model.test_cfg: the key 'score_thrr'. Did you mean 'score_thr'? "
+    warnings = [m for m in messages if 'test_cfg' in m]
+    assert warnings == ["model.test_cfg: the key 'score_thrr'. Did you mean 'score_thr'? "
                         'Accepted: multi_label, nms_pre, score_thr, nms, max_per_img; it is '
                         'ignored.']
 
