@@ -94,3 +94,44 @@ def test_disk_full_at_the_pointer_keeps_the_best(toy, tmp_path, monkeypatch):
     assert bests == ['best_score_epoch_2.pth']
     best = torch.load(work_dir / 'best_score_epoch_2.pth', weights_only=True)
     assert best['message_hub']['runtime_info']['best_score'] == 0.9
+
+
+def _best_file(path, score):
+    torch.save(dict(message_hub=dict(runtime_info=dict(best_score=score))), path)
+
+
+@pytest.mark.parametrize('save_best, rule, name, scores, kept', [
+    ('loss', 'less', 'best_loss_epoch_{}.pth', {1: 0.5, 2: 0.3, 3: 0.4}, 2),
+    ('auto', None, 'best_accuracy_epoch_{}.pth', {1: 0.5, 2: 0.7, 3: 0.6}, 2),
+    ('score', 'greater', 'best_score_epoch_{}.pth', {1: 0.9, 2: 0.7}, 1),
+])
+def test_reconcile_keeps_the_highest_scoring_complete_best(tmp_path, save_best, rule, name,
+                                                           scores, kept, captured_log):
+    """Epoch 1's best is recorded by the resumed state; the others were written after it;
+    a file that does not load is not a best."""
+    from mmengine.fileio import get_file_backend
+    from mmengine.logging import MessageHub, MMLogger
+
+    from cissreg.engine.hooks.atomic_checkpoint_hook import AtomicCheckpointHook
+    for epoch, score in scores.items():
+        _best_file(tmp_path / name.format(epoch), score)
+    (tmp_path / name.format(9)).write_bytes(b'not a checkpoint')
+    hook = AtomicCheckpointHook(interval=1, save_best=save_best, rule=rule)
+    hook.out_dir, hook.file_backend = str(tmp_path), get_file_backend(str(tmp_path))
+    recorded = str(tmp_path / name.format(1))
+    hook.best_ckpt_path = recorded
+
+    class Runner:
+        message_hub = MessageHub.get_instance(f'reconcile_{save_best}')
+        logger = MMLogger.get_current_instance()
+
+    Runner.message_hub.update_info('best_score', scores[1])
+    Runner.message_hub.update_info('best_ckpt', recorded)
+    with captured_log() as messages:
+        hook._reconcile_best_files(Runner)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name.format(kept)]
+    assert Runner.message_hub.get_info('best_ckpt') == str(tmp_path / name.format(kept))
+    assert Runner.message_hub.get_info('best_score') == scores[kept]
+    assert hook.best_ckpt_path == str(tmp_path / name.format(kept))
+    assert any(f'{name.format(9)}: it does not load' in m for m in messages)
+    assert sum('Removed best checkpoint' in m for m in messages) == len(scores)
