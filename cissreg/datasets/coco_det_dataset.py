@@ -7,7 +7,9 @@ import os.path as osp
 from typing import List
 
 from cissreg.registry import DATASETS
+
 from .base_det_dataset import BaseDetDataset
+from .finite_numbers import finite_float
 
 
 @DATASETS.register_module()
@@ -83,18 +85,18 @@ class CocoDetDataset(BaseDetDataset):
             if name not in self.vocabulary:
                 raise ValueError(f'{ann_where}: {self.unknown_class_message(name)}')
             bbox = ann.get('bbox')
-            try:
-                x, y, w, h = (float(v) for v in bbox)
-            except (TypeError, ValueError):
+            if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
                 raise ValueError(f'{ann_where}: bbox must be 4 numbers [x, y, w, h], got '
-                                 f'{bbox!r}') from None
+                                 f'{bbox!r}')
+            x, y, w, h = (finite_float(v, ann_where, f'bbox[{i}] of {bbox!r}')
+                          for i, v in enumerate(bbox))
             if w < 0 or h < 0:
                 raise ValueError(f'{ann_where}: negative bbox size in {bbox!r}')
             instance = dict(
                 bbox=[x, y, x + w, y + h], bbox_label=self.vocabulary.index(name),
                 ignore_flag=int(bool(ann.get('iscrowd', 0)) or bool(ann.get('ignore', 0))))
             if 'area' in ann:  # COCO's size buckets use this (segmentation) area
-                instance['area'] = float(ann['area'])
+                instance['area'] = finite_float(ann['area'], ann_where, 'area')
             if isinstance(ann.get('segmentation'), list) and ann['segmentation']:
                 instance['segmentation'] = ann['segmentation']  # polygons, not crowd RLE
             image['instances'].append(instance)

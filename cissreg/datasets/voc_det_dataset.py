@@ -18,7 +18,9 @@ from xml.parsers import expat
 from mmengine.logging import print_log
 
 from cissreg.registry import DATASETS
+
 from .base_det_dataset import BaseDetDataset, read_image_size
+from .finite_numbers import finite_float
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
                'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
@@ -184,11 +186,8 @@ class VOCDetDataset(BaseDetDataset):
                 if node is None:
                     raise ValueError(f'VOC XML {where}: <bndbox> (line {box.line}) has no '
                                      f'<{key}>')
-                try:
-                    coords.append(float(node.text))
-                except ValueError:
-                    raise ValueError(f'VOC XML {where}, line {node.line}: <{key}> is not a '
-                                     f'number: {node.text!r}') from None
+                coords.append(finite_float(node.text, f'VOC XML {where}, line {node.line}',
+                                           f'<{key}>'))
             inverted = [f'<{a}max> {coords[i + 2]:g} < <{a}min> {coords[i]:g}'
                         for i, a in enumerate('xy') if coords[i + 2] < coords[i]]
             if inverted:

@@ -10,7 +10,9 @@ import os.path as osp
 from typing import List
 
 from cissreg.registry import DATASETS
+
 from .base_det_dataset import BaseDetDataset, read_image_size
+from .finite_numbers import finite_float
 
 IMG_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')
 _TOLERANCE = 1e-3
@@ -64,10 +66,8 @@ def parse_yolo_label_file(path: str, num_classes: int, width: int,
                 raise ValueError(f'{where}: expected 5 fields `class cx cy w h` or a polygon '
                                  f'`class x1 y1 ... xk yk` (k >= 3), got {len(fields)} fields: '
                                  f'{line.strip()!r}')
-            try:
-                cls, *values = (float(v) for v in fields)
-            except ValueError:
-                raise ValueError(f'{where}: non-numeric value in {line.strip()!r}') from None
+            cls, *values = (finite_float(v, where, f'field {i + 1}')
+                            for i, v in enumerate(fields))
             if cls != int(cls) or not 0 <= cls < num_classes:
                 raise ValueError(f'{where}: class id {fields[0]} is not an integer in '
                                  f'[0, {num_classes - 1}] (the dataset has {num_classes} '

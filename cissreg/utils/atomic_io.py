@@ -47,7 +47,8 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
 
     Raises:
         OSError: ``errno.ENOSPC`` with a message naming ``path``, the bytes needed and the bytes
-            free when the disk is full; other ``OSError`` as raised.
+            free when the disk is full; ``EFBIG`` (``ulimit -f``) and ``EDQUOT`` (quota) naming
+            ``path`` and the bytes; other ``OSError`` as raised.
     """
     path = osp.abspath(os.fspath(path))
     directory = osp.dirname(path)
@@ -64,8 +65,26 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
             os.unlink(tmp_path)
         if isinstance(err, OSError) and err.errno == errno.ENOSPC:
             raise _disk_full_error(path, len(data)) from err
+        if isinstance(err, OSError) and err.errno in _LIMIT_ERRORS:
+            raise _limit_error(err.errno, path, len(data)) from err
         raise
     _fsync_directory(directory)
+
+
+# a size limit rather than a full disk: the process's file-size limit (ulimit -f) and a quota
+_LIMIT_ERRORS = {errno.EFBIG: ('File too large', 'the file-size limit of this process '
+                               '(ulimit -f) is below the checkpoint size; raise it'),
+                 errno.EDQUOT: ('Disk quota exceeded', 'the disk quota of this user is used '
+                                'up; free some of it (e.g. fewer old checkpoints: '
+                                'max_keep_ckpts)')}
+
+
+def _limit_error(code: int, path: str, needed: int) -> OSError:
+    name, advice = _LIMIT_ERRORS[code]
+    kept = ('its previous version is kept' if osp.exists(path) else
+            'no partial file is left')
+    return OSError(code, f'{name} while writing {path}: {needed} bytes; {kept}, earlier files '
+                   f'are untouched. {advice[0].upper()}{advice[1:]}, then resume.', path)
 
 
 def _disk_full_error(path: str, needed: int) -> OSError:

@@ -11,6 +11,7 @@ file and the global. Nothing ever falls back to ``weights_only=False``.
 """
 import os.path as osp
 import pickle
+import pickletools
 import re
 from typing import Any, Callable, List, Optional, Tuple, Union
 
@@ -101,6 +102,12 @@ def safe_torch_load(file: Any, map_location: Any = None) -> Any:
     except pickle.UnpicklingError as err:
         found = _REFUSED_GLOBAL.search(str(err))
         if found is None:
+            if _is_plain_pickle(name):
+                raise UnsafeCheckpointError(
+                    f'{name} is a plain pickle file, not a torch.save checkpoint: loading it '
+                    'could run any code it names, so cissreg does not load it. If you trust '
+                    'it, convert it once: obj = pickle.load(open(path, "rb")); '
+                    'torch.save(obj, new_path), and load new_path.') from None
             raise _unreadable(name, err) from None
         raise UnsafeCheckpointError(
             f'checkpoint {name} asks for the global {found.group(1)}, which cissreg does not '
@@ -115,6 +122,26 @@ def safe_torch_load(file: Any, map_location: Any = None) -> Any:
         raise _unreadable(name, err) from None
     except _UNREADABLE_ERRORS as err:
         raise _unreadable(name, err) from None
+
+
+# what torch.save's legacy (non-zip) format pickles first: its magic number, protocol 2
+_TORCH_LEGACY_MAGIC = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)[:12]
+
+
+def _is_plain_pickle(name: Any) -> bool:
+    """True for a complete pickle stream that torch.save did not write (read, not run)."""
+    if not isinstance(name, str) or not osp.isfile(name):
+        return False
+    with open(name, 'rb') as f:
+        head = f.read(len(_TORCH_LEGACY_MAGIC))
+        if len(head) < 2 or head[0] != 0x80 or head == _TORCH_LEGACY_MAGIC:
+            return False
+        f.seek(0)
+        try:
+            ops = [op.name for op, _, _ in pickletools.genops(f)]
+        except Exception:  # noqa: BLE001 (truncated or not a pickle)
+            return False
+    return bool(ops) and ops[-1] == 'STOP'
 
 
 def _unreadable(name: str, err: BaseException) -> UnreadableCheckpointError:

@@ -1,6 +1,6 @@
 """Compare a checkpoint's model / EMA / optimizer state with the run before loading it."""
 from dataclasses import dataclass, field
-from typing import List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from torch import nn
 from torch.optim import Optimizer
@@ -87,13 +87,28 @@ def describe_optimizer_mismatch(saved: Mapping, optimizer: Optimizer) -> Optiona
     if len(saved_groups) != len(own_groups):
         return (f'{len(saved_groups)} parameter group(s) in the checkpoint, '
                 f'{len(own_groups)} in the config\'s optimizer')
-    lines = []
+    groups_by_problem: Dict[str, List[int]] = {}
     for i, (theirs, ours) in enumerate(zip(saved_groups, own_groups)):
+        problems = []
         if len(theirs['params']) != len(ours['params']):
-            lines.append(f'parameter group {i}: {len(theirs["params"])} parameters in the '
-                         f'checkpoint, {len(ours["params"])} in the model')
+            problems.append(f'{len(theirs["params"])} parameters in the checkpoint, '
+                            f'{len(ours["params"])} in the model')
         missing = sorted(set(ours) - set(theirs) - {'params'})
         if missing:
-            lines.append(f'parameter group {i}: the checkpoint lacks the hyper-parameter(s) '
-                         f'{", ".join(missing)} that {type(optimizer).__name__} needs')
-    return '\n'.join(lines) or None
+            problems.append(f'the checkpoint lacks the hyper-parameter(s) '
+                            f'{", ".join(missing)} that {type(optimizer).__name__} needs')
+        for problem in problems:
+            groups_by_problem.setdefault(problem, []).append(i)
+    # one line per kind of difference, however many groups share it
+    return '\n'.join(f'{_groups(indices, len(own_groups))}: {problem}'
+                     for problem, indices in groups_by_problem.items()) or None
+
+
+def _groups(indices: List[int], total: int) -> str:
+    """``parameter group 3`` / ``parameter groups 0, 2, 5`` / ``all 183 parameter groups``."""
+    if len(indices) == 1:
+        return f'parameter group {indices[0]}'
+    if len(indices) == total:
+        return f'all {total} parameter groups'
+    shown = ', '.join(map(str, indices[:5])) + (', ...' if len(indices) > 5 else '')
+    return f'{len(indices)} parameter groups ({shown})'

@@ -5,8 +5,8 @@ import re
 import cv2
 import numpy as np
 import pytest
-
 from _reference import require
+
 from cissreg.datasets import YOLOTxtDataset
 from cissreg.datasets.yolo_txt_dataset import image_to_label_path
 
@@ -99,7 +99,7 @@ def test_segment_lines_give_polygons_and_their_extent_as_box(tmp_path):
     ('1 0.5 0.5 0.2 0.2 0.9', 'got 6 fields'),
     ('1 0.1 0.1 0.5 0.1 0.5 0.5 0.9', 'got 8 fields'),
     ('1 0.1 0.1 0.5 0.1 1.5 0.5', 'polygon points are not normalised'),
-    ('1 0.5 abc 0.2 0.2', 'non-numeric value'),
+    ('1 0.5 abc 0.2 0.2', "field 3 is not a number: 'abc'"),
     ('3 0.5 0.5 0.2 0.2', 'class id 3 is not an integer in [0, 2]'),
     ('-1 0.5 0.5 0.2 0.2', 'class id -1 is not an integer in [0, 2]'),
     ('1.5 0.5 0.5 0.2 0.2', 'class id 1.5 is not an integer'),

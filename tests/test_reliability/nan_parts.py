@@ -27,15 +27,21 @@ class ToyRegressionNet(FiniteLossModel):
         pred = self.fc(torch.stack(inputs))[:, 0]
         if mode == 'loss':
             target = torch.stack([s.target for s in data_samples])
-            return dict(loss_mse=(pred - target).pow(2).mean())
+            loss = (pred - target).pow(2).mean()
+            if any(s.get('nan_grad', False) for s in data_samples):
+                # sqrt at 0: the value is 0, the gradient 0 * inf = NaN
+                loss = loss + torch.sqrt(self.fc.weight.sum() * 0)
+            return dict(loss_mse=loss)
         return pred
 
 
 @DATASETS.register_module()
 class ToyFileDataset(Dataset):
-    """``size`` fixed samples named ``toy/<index>.png``; ``nan_index``'s target is NaN."""
+    """``size`` fixed samples named ``toy/<index>.png``; ``nan_index``'s target is NaN;
+    ``nan_grad_index``'s loss is finite and its gradient NaN."""
 
-    def __init__(self, size: int = 16, nan_index: int = -1) -> None:
+    def __init__(self, size: int = 16, nan_index: int = -1, nan_grad_index: int = -1) -> None:
+        self.nan_grad_index = nan_grad_index
         g = torch.Generator().manual_seed(0)
         self.x = torch.randn(size, 4, generator=g) * 3
         self.y = torch.randn(size, generator=g)
@@ -49,6 +55,7 @@ class ToyFileDataset(Dataset):
     def __getitem__(self, idx: int) -> dict:
         sample = BaseDataElement(metainfo=dict(img_path=f'toy/{idx}.png'))
         sample.target = self.y[idx]
+        sample.nan_grad = idx == self.nan_grad_index
         return dict(inputs=self.x[idx], data_samples=sample)
 
 
@@ -73,3 +80,7 @@ SKIP_CONFIG = CONFIG.replace(
 ).replace("max_epochs=6", "max_epochs=2").replace(
     "param_scheduler = [dict(type='MultiStepLR', milestones=[1], gamma=1e5, by_epoch=True)]",
     "param_scheduler = []")
+
+# One sample whose loss is finite and whose gradient is NaN, skipped: one skip per epoch.
+GRAD_SKIP_CONFIG = SKIP_CONFIG.replace("nan_index=5", "nan_grad_index=5") + (
+    "custom_hooks = [dict(type='EMAHook')]\n")

@@ -66,37 +66,52 @@ def _kill_at(pause: str, tmp_path: Path, work_dir: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-@pytest.mark.parametrize('pause', [
-    'write:epoch_2.pth',  # epoch_2.pth is in a temp file, not renamed yet
-    'write:best_score_epoch_2.pth',  # new best in a temp file (mmengine deleted the old one)
-    'remove:best_score_epoch_1.pth',  # new best complete, the old one about to be removed
-])
-def test_sigkill_while_checkpointing_then_resume_matches_uninterrupted(
-        parts, uninterrupted, tmp_path, pause):
+# Epoch 2 of the killed run writes, in this order: epoch_2.pth, the new best (0.9), epoch_2.pth
+# again (recording that best), the last_checkpoint pointer; then it removes epoch_1.pth and
+# the previous best (0.5). A kill "at" a write happens with the data in a temp file.
+KILL_POINTS = [
+    ('write:epoch_2.pth', False),  # (pause point, new best complete at the kill)
+    ('write:best_score_epoch_2.pth', False),
+    ('write:.epoch_2.pth:2', True),
+    ('write:last_checkpoint:2', True),
+    ('remove:epoch_1.pth', True),
+    ('remove:best_score_epoch_1.pth', True),
+]
+
+
+@pytest.mark.parametrize('pause,new_best_complete', KILL_POINTS)
+def test_sigkill_while_checkpointing_then_resume_keeps_the_best(
+        parts, uninterrupted, tmp_path, monkeypatch, pause, new_best_complete):
     work_dir = tmp_path / 'work'
     _kill_at(pause, tmp_path, work_dir)
 
     after_kill = _files(work_dir)
-    # whatever the kill interrupted: a complete checkpoint, a pointer to it, a best checkpoint
-    assert {'epoch_1.pth', 'best_score_epoch_1.pth', 'last_checkpoint'} <= set(after_kill)
+    bests = [name for name in after_kill if name.startswith('best_')]
+    assert bests and all(torch.load(work_dir / name, weights_only=True) for name in bests)
+    assert ('best_score_epoch_2.pth' in after_kill) == new_best_complete
     pointer = Path((work_dir / 'last_checkpoint').read_text())
-    assert torch.load(pointer, weights_only=True)['meta']['epoch'] == 1
+    recorded = torch.load(pointer, weights_only=True)['message_hub']['runtime_info']
+    assert Path(recorded['best_ckpt']).name in after_kill  # what the pointer records exists
     temp_files = [name for name in after_kill if name.endswith('.tmp')]
     assert bool(temp_files) == pause.startswith('write:')
 
+    # the resumed run's validation of epoch 2 scores lower than the killed run's did (as
+    # after a change of the validation data): a complete 0.9 best must survive it
+    monkeypatch.setattr(parts.EpochScore, 'scores', {1: 0.5, 2: 0.7, 3: 0.6})
     resumed = _train(parts, work_dir, resume=True)
     log = _log_text(work_dir)
     for name in temp_files:
         assert name in log  # the clean-up is logged
-    if pause.startswith('remove:'):  # best_score_epoch_2.pth is not recorded by epoch_1.pth
-        assert 'Removed best checkpoint best_score_epoch_2.pth: the checkpoint this run ' \
-            'resumes from does not record it' in log
 
     reference_dir, reference = uninterrupted
     assert _files(work_dir) == _files(reference_dir) == [
         'best_score_epoch_2.pth', 'epoch_3.pth', 'last_checkpoint']
+    best = torch.load(work_dir / 'best_score_epoch_2.pth', weights_only=True)
+    assert best['message_hub']['runtime_info']['best_score'] == (0.9 if new_best_complete
+                                                                 else 0.7)
+    last = torch.load(work_dir / 'epoch_3.pth', weights_only=True)
+    assert last['message_hub']['runtime_info']['best_ckpt'] == str(
+        work_dir / 'best_score_epoch_2.pth')
     assert resumed.keys() == reference.keys()
     for key in reference:
         torch.testing.assert_close(resumed[key], reference[key], rtol=0, atol=0, msg=key)
-    best = torch.load(work_dir / 'best_score_epoch_2.pth', weights_only=True)
-    assert best['message_hub']['runtime_info']['best_score'] == 0.9

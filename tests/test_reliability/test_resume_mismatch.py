@@ -79,3 +79,68 @@ def test_ema_state_is_checked_too(toy, sgd_run, tmp_path):
     runner = CissRunner.from_cfg(cfg)
     runner.train()
     assert runner.epoch == 2
+
+
+def test_resume_adam_over_adamw_is_refused_in_one_line(toy, tmp_path):
+    """Same state layout, another optimizer type: named from the saved config, not evaluated."""
+    work_dir = tmp_path / 'work'
+    cfg = toy.toy_cfg(work_dir, max_epochs=1)
+    cfg.optim_wrapper = dict(optimizer=dict(type='AdamW', lr=0.01),
+                             paramwise_cfg=dict(custom_keys={'fc1': dict(lr_mult=0.5),
+                                                             'bn': dict(lr_mult=0.1)}))
+    CissRunner.from_cfg(cfg).train()
+    cfg = _resume_cfg(toy, work_dir, optim_wrapper=dict(
+        optimizer=dict(type='Adam', lr=0.01), paramwise_cfg=cfg.optim_wrapper.paramwise_cfg))
+    with pytest.raises(CheckpointMismatchError) as err:
+        CissRunner.from_cfg(cfg).train()
+    message = str(err.value)
+    assert 'saved by AdamW, and the config builds Adam' in message
+    assert 'update the weights differently' in message
+    assert message.count('\n') == 2  # header, one summarising line, the advice
+
+
+def test_optimizer_mismatch_is_one_line_for_all_groups(toy):
+    from cissreg.utils.state_dict_check import describe_optimizer_mismatch
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(7)]
+    sgd = torch.optim.SGD([dict(params=[p]) for p in params], lr=0.1, momentum=0.9)
+    adam = torch.optim.Adam([dict(params=[p]) for p in params], lr=0.1)
+    assert describe_optimizer_mismatch(sgd.state_dict(), adam) == (
+        'all 7 parameter groups: the checkpoint lacks the hyper-parameter(s) amsgrad, betas, '
+        'capturable, decoupled_weight_decay, eps that Adam needs')
+
+
+def test_resume_with_another_scheduler_type_is_refused(toy, tmp_path):
+    work_dir = tmp_path / 'work'
+    cfg = toy.toy_cfg(work_dir, max_epochs=1)
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, end=2)]
+    CissRunner.from_cfg(cfg).train()
+    cfg = _resume_cfg(toy, work_dir, param_scheduler=[
+        dict(type='MultiStepLR', milestones=[1], by_epoch=True)])
+    with pytest.raises(CheckpointMismatchError) as err:
+        CissRunner.from_cfg(cfg).train()
+    assert ('cannot resume the parameter schedulers from '
+            f'{work_dir / "epoch_1.pth"}: it holds 1 scheduler state(s) [LinearLR], and the '
+            'config builds [MultiStepLR]') in str(err.value)
+
+    cfg.resume_param_scheduler = False  # the new schedule starts from its beginning
+    runner = CissRunner.from_cfg(cfg)
+    runner.train()
+    assert runner.param_schedulers[0].milestones == {1: 1}
+    assert runner.optim_wrapper.get_lr()['lr'] == [pytest.approx(0.01)]
+
+
+def test_resume_with_changed_milestones_warns_and_keeps_the_saved_ones(
+        toy, sgd_run, tmp_path, captured_log):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    (work_dir / 'epoch_1.pth').write_bytes((sgd_run / 'epoch_1.pth').read_bytes())
+    cfg = _resume_cfg(toy, work_dir, load_from=str(work_dir / 'epoch_1.pth'), param_scheduler=[
+        dict(type='MultiStepLR', milestones=[5], by_epoch=True)])
+    runner = CissRunner.from_cfg(cfg)
+    with captured_log() as messages:
+        runner.train()
+    assert runner.param_schedulers[0].milestones == {2: 1}
+    warnings = [m for m in messages if 'param_scheduler settings differ from' in m]
+    assert len(warnings) == 1
+    assert "MultiStepLR.milestones: checkpoint Counter({2: 1}), config Counter({5: 1})" in \
+        warnings[0]

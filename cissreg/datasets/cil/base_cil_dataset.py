@@ -6,6 +6,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from torch.utils.data import Dataset
 
+from ..finite_numbers import integer_labels
+
 
 def class_order_from_seed(num_classes: int, seed: Optional[int]) -> List[int]:
     """Class order of a run: identity for ``None``, else PyCIL's permutation for ``seed``.
@@ -83,7 +85,8 @@ class BaseCILDataset(BaseDataset):
 
     def get_gt_labels(self) -> np.ndarray:
         """Incremental labels of all samples: int64 [N]."""
-        return np.array([s['gt_label'] for s in self.data_list], dtype=np.int64)
+        return integer_labels([s['gt_label'] for s in self.data_list],
+                              f'{type(self).__name__} gt_label')
 
 
 class ClassSubset(Dataset):

@@ -6,6 +6,8 @@ from typing import Any, List, Tuple
 import numpy as np
 
 from cissreg.registry import DATASETS
+
+from ..finite_numbers import integer_labels
 from .base_cil_dataset import BaseCILDataset
 
 _NUMPY_GLOBALS = {
@@ -57,7 +59,8 @@ class CIFAR100CILDataset(BaseCILDataset):
         names = [n.decode() if isinstance(n, bytes) else str(n)
                  for n in meta['fine_label_names']]
         data = np.asarray(batch['data'], dtype=np.uint8)
-        labels = [int(x) for x in batch['fine_labels']]
+        labels = integer_labels(batch['fine_labels'],
+                                f"CIFAR-100 '{osp.join(root, self.split)}' fine_labels").tolist()
         if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
             raise ValueError(f"CIFAR-100 '{osp.join(root, self.split)}': expected data [N, 3072] "
                              f'and N labels, got {data.shape} and {len(labels)}')

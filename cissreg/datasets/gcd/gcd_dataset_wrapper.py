@@ -7,6 +7,8 @@ from torch.utils.data import Dataset
 
 from cissreg.registry import DATASETS
 
+from ..finite_numbers import integer_labels
+
 SPLITS = ('train', 'unlabelled', 'all')
 
 
@@ -78,9 +80,10 @@ class GCDDatasetWrapper(Dataset):
             self.pseudo[pl['indices'][use]] = pl['labels'][use]
 
     def _gt_labels(self) -> np.ndarray:
+        where = f'{type(self.dataset).__name__} gt_label'
         if hasattr(self.dataset, 'get_gt_labels'):
-            return np.asarray(self.dataset.get_gt_labels(), dtype=np.int64)
-        return np.array([d['gt_label'] for d in self.dataset.data_list], dtype=np.int64)
+            return integer_labels(self.dataset.get_gt_labels(), where)
+        return integer_labels([d['gt_label'] for d in self.dataset.data_list], where)
 
     @property
     def metainfo(self) -> dict:

@@ -1,4 +1,5 @@
 """``FiniteLossDistributedDataParallel``: DDP whose step can be skipped on a non-finite loss."""
+from contextlib import nullcontext
 from typing import Dict, Union
 
 import torch
@@ -21,14 +22,17 @@ class FiniteLossDistributedDataParallel(MMDistributedDataParallel):
     ``skip_step`` when ``skip_nonfinite`` is set: no backward and no step on any rank, the
     gradients zeroed. DDP's reducer only starts a reduction when a backward runs, so the
     next iteration synchronises as usual (with and without ``find_unused_parameters``).
-    Everything else is mmengine's wrapper; ``CissRunner`` uses it for every distributed run
-    without a ``model_wrapper_cfg``.
+    Non-finite gradients are caught by the module's ``gradient_guard`` after the all-reduce
+    (identical on every rank). Everything else is mmengine's wrapper; ``CissRunner`` uses it
+    for every distributed run without a ``model_wrapper_cfg``.
     """
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         try:
-            return super().train_step(data, optim_wrapper)
+            guard = getattr(self.module, 'gradient_guard', None)
+            with guard(optim_wrapper) if guard is not None else nullcontext():
+                return super().train_step(data, optim_wrapper)
         except NonFiniteLossError as err:
             if not getattr(self.module, 'skip_nonfinite', False):
                 raise

@@ -1,4 +1,5 @@
 """cissreg's Runner: crash-safe checkpoints, exact resumption, strict loading, CPU DDP."""
+import pickle
 import re
 from collections import OrderedDict
 from functools import partial
@@ -8,7 +9,7 @@ import torch
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook, EMAHook, Hook
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
@@ -20,10 +21,12 @@ from cissreg.models.distillers.export import STUDENT_PREFIX
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
+
+from .checkpoint_checks import check_ema_state, check_optimizer_state, check_scheduler_state
 from .config_check import check_config
 from .config_text import MemoTextConfig
-from .checkpoint_checks import check_ema_state, check_optimizer_state
 from .cpu_distributed import init_cpu_dist
+from .saved_config import saved_config_value
 
 _DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )
 
@@ -117,6 +120,9 @@ class CissRunner(Runner):
                        custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
         self.register_hook(ResumableRandomnessHook())
+        for hook in self.hooks:
+            if isinstance(hook, EMAHook):
+                hook.after_train_iter = _unless_step_skipped(hook.after_train_iter)
         plain = [hook for hook in self.hooks if type(hook) is CheckpointHook]
         if plain:
             self.logger.warning(
@@ -144,7 +150,8 @@ class CissRunner(Runner):
 
         Raises:
             CheckpointMismatchError: ``strict`` and the checkpoint (model or EMA weights)
-                does not fit the model; or, when resuming, its optimizer state does not fit
+                does not fit the model; not ``strict`` and no tensor matches; or, when
+                resuming, its optimizer state does not fit
                 the config's optimizer.
         """
         if strict is None:
@@ -163,6 +170,8 @@ class CissRunner(Runner):
                 f'{type(model).__name__}:\n{mismatch.describe()}\nSet load_from_strict = False '
                 'in the config to load only the tensors that match.'
                 + _distiller_hint(filename, mismatch))
+        if mismatch and not strict:
+            _refuse_no_match(filename, model, checkpoint, mismatch)
         check_ema_state(filename, checkpoint, model, strict, self.logger)
         if self._resuming_optimizer:
             self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
@@ -191,11 +200,16 @@ class CissRunner(Runner):
         and starts a fresh optimizer (e.g. after switching SGD <-> AdamW).
         """
         resume_optimizer = resume_optimizer and self.cfg.get('resume_optimizer', True)
+        resume_param_scheduler = (resume_param_scheduler
+                                  and self.cfg.get('resume_param_scheduler', True))
         self._resuming_optimizer = resume_optimizer
         try:
-            super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+            if map_location == 'default':
+                map_location = get_device()
+            checkpoint = self.load_checkpoint(filename, map_location=map_location)
         finally:
             self._resuming_optimizer = False
+        self._restore_state(filename, checkpoint, resume_optimizer, resume_param_scheduler)
         if not resume_optimizer:
             self.logger.warning(f'resume_optimizer = False: resumed {filename} with a fresh '
                                 'optimizer state.')
@@ -206,6 +220,58 @@ class CissRunner(Runner):
                 'persistent_workers=True: data workers keep their random state across epochs, '
                 'which a resumed run cannot rebuild, so augmentations after resuming differ '
                 'from the uninterrupted run. Use persistent_workers=False for exact resumption.')
+
+    def _restore_state(self, filename: str, checkpoint: dict, resume_optimizer: bool,
+                       resume_param_scheduler: bool) -> None:
+        """mmengine's ``Runner.resume`` after loading, reading the saved config as data.
+
+        mmengine evaluates the config text stored in the checkpoint (``Config.fromstring``)
+        to compare GPU counts; whoever wrote the checkpoint controls that text, so here it is
+        only parsed for the literal ``gpu_ids`` (:mod:`.saved_config`). The scheduler states
+        are checked against the config's schedulers before they are loaded.
+        """
+        meta = checkpoint['meta']
+        self.train_loop._epoch = meta['epoch']
+        self.train_loop._iter = meta['iter']
+        previous_gpu_ids = saved_config_value(meta.get('config'), ('gpu_ids', ))
+        if (isinstance(previous_gpu_ids, (list, tuple)) and len(previous_gpu_ids) > 0
+                and len(previous_gpu_ids) != self._world_size):
+            if not (self.auto_scale_lr or {}).get('enable', False):
+                raise RuntimeError(
+                    f'{filename} was trained on {len(previous_gpu_ids)} GPUs and this run has '
+                    f'{self._world_size} processes: the learning rate would not fit. Set '
+                    'auto_scale_lr = dict(enable=True, base_batch_size=...) in the config.')
+            self.logger.info('The number of GPUs differs from the resumed checkpoint; the '
+                             f'learning rate is scaled by auto_scale_lr={self.auto_scale_lr}.')
+        resumed_seed = meta.get('seed', None)
+        current_seed = self._randomness_cfg.get('seed')
+        if resumed_seed is not None and resumed_seed != current_seed:
+            if current_seed is not None:
+                self.logger.warning(f'The random seed in the checkpoint ({resumed_seed}) differs '
+                                    f'from randomness.seed ({current_seed}); using '
+                                    f'{resumed_seed}.')
+            self._randomness_cfg.update(seed=resumed_seed)
+            self.set_randomness(**self._randomness_cfg)
+        dataset_meta = getattr(self.train_dataloader.dataset, 'metainfo', None)
+        if pickle.dumps(meta.get('dataset_meta', None)) != pickle.dumps(dataset_meta):
+            self.logger.warning(f'The dataset metainfo stored in {filename} differs from the '
+                                'training dataset\'s; check the checkpoint and the dataset.')
+        self.message_hub.load_state_dict(checkpoint['message_hub'])
+        if 'optimizer' in checkpoint and resume_optimizer:
+            # load_checkpoint built the optimizer and checked the state against it
+            self.optim_wrapper.load_state_dict(checkpoint['optimizer'])
+        if resume_param_scheduler and self.param_schedulers is None:
+            self.logger.warning('resume_param_scheduler is True but the config has no '
+                                'param_scheduler: no scheduler state is resumed.')
+            resume_param_scheduler = False
+        if 'param_schedulers' in checkpoint and resume_param_scheduler:
+            self.param_schedulers = self.build_param_scheduler(self.param_schedulers)
+            pairs = check_scheduler_state(filename, checkpoint, self.param_schedulers,
+                                          self.logger)
+            for scheduler, saved in pairs:
+                scheduler.load_state_dict(saved)
+        self._has_loaded = True
+        self.logger.info(f'resumed epoch: {self.epoch}, iter: {self.iter}')
 
     def _adopt_seed_in_train_sampler(self) -> None:
         """Give the train sampler the (possibly checkpoint-restored) run seed.
@@ -223,6 +289,33 @@ class CissRunner(Runner):
         for sampler in (loader.sampler, getattr(loader.batch_sampler, 'sampler', None)):
             if hasattr(sampler, 'seed'):
                 sampler.seed = self.seed
+
+
+def _refuse_no_match(filename: str, model: nn.Module, checkpoint: dict, mismatch) -> None:
+    """``load_from_strict=False`` that would load nothing: refuse instead of testing (or
+    training from) random weights with a success exit code."""
+    state = checkpoint.get('state_dict', checkpoint)
+    matched = sum(1 for key in model.state_dict() if not key.endswith('num_batches_tracked')
+                  and key not in mismatch.missing
+                  and key not in {k for k, _, _ in mismatch.shapes})
+    if matched == 0:
+        raise CheckpointMismatchError(
+            f'checkpoint {filename}: none of its {len(state)} entries matches a tensor of the '
+            f'model {type(model).__name__} (load_from_strict=False loads matching tensors '
+            f'only, so every weight would keep its initial value):\n{mismatch.describe()}')
+
+
+def _unless_step_skipped(after_train_iter: Callable) -> Callable:
+    """An EMA hook's ``after_train_iter`` that leaves the EMA alone after a skipped step.
+
+    ``FiniteLossModel(skip_nonfinite=True)`` skips a step with a non-finite loss or gradient
+    and sets the optimizer wrapper's ``skipped_nonfinite``; the EMA then neither averages the
+    unchanged weights once more nor counts the step.
+    """
+    def guarded(runner, *args, **kwargs) -> None:
+        if not getattr(runner.optim_wrapper, 'skipped_nonfinite', False):
+            after_train_iter(runner, *args, **kwargs)
+    return guarded
 
 
 def _distiller_hint(filename: str, mismatch) -> str:

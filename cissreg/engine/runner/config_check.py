@@ -11,24 +11,32 @@ Two kinds of mistakes pass mmengine silently or with a bare ``TypeError``:
   are constructed by the Runner directly, not through a registry, so a misspelled key is a
   bare ``TypeError``. :func:`check_unregistered_builds` raises the same
   :class:`~cissreg.registry.UnexpectedConfigKeyError` as every registry build.
+* Sections the Runner passes on as keyword arguments (``train_dataloader`` to ``DataLoader``,
+  ``optim_wrapper.clip_grad`` to ``clip_grad_norm_``, ``randomness`` to ``set_randomness``)
+  fail with a bare ``TypeError``, and sections read with ``.get`` (``env_cfg``,
+  ``optim_wrapper.paramwise_cfg``) ignore a misspelled key. :func:`check_sections` raises
+  (first kind) or warns (second kind), naming the closest accepted key.
 """
 import difflib
 import inspect
 import logging
-from typing import Any, Dict, List, Mapping, Tuple, Type
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Type
 
 from mmengine.logging import print_log
 from mmengine.runner import (EpochBasedTrainLoop, IterBasedTrainLoop, LogProcessor, Runner,
                              TestLoop, ValLoop)
+from torch.nn.utils import clip_grad_norm_, clip_grad_value_
+from torch.utils.data import DataLoader
 
 from cissreg.registry import LOG_PROCESSORS, LOOPS, UnexpectedConfigKeyError, accepted_params
+from cissreg.utils.config_keys import unknown_key_note, warn_unknown_keys
 
 # Top-level keys read outside ``Runner.__init__``'s arguments (mmengine's Runner, CissRunner,
 # mmengine's Config and tools/).
 _OTHER_KNOWN_KEYS = ('runner_type', 'custom_imports', 'model_wrapper_cfg', 'sync_bn',
                      'find_unused_parameters', 'activation_checkpointing',
                      'efficient_conv_bn_eval', 'compile', 'load_from_strict',
-                     'resume_optimizer')
+                     'resume_optimizer', 'resume_param_scheduler')
 _NEAR_MISS_CUTOFF = 0.8
 
 
@@ -94,7 +102,64 @@ def check_unregistered_builds(cfg: Mapping) -> None:
                     f'{config_key}: ' + registry.unexpected_key_message(cls, key, set_by_runner))
 
 
+# keys mmengine's build_dataloader takes out before calling DataLoader(**rest)
+_DATALOADER_KEYS = ('dataset', 'sampler', 'batch_sampler', 'collate_fn', 'worker_init_fn',
+                    'num_batch_per_epoch', 'disable_subprocess_warning')
+# keys read with .get: by mmengine's Runner.setup_env (+ CissRunner: dist_cfg.port) and by
+# mmengine's DefaultOptimWrapperConstructor
+_ENV_CFG_KEYS = ('cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit')
+_PARAMWISE_KEYS = ('bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
+                   'flat_decay_mult', 'dcn_offset_lr_mult', 'custom_keys', 'bypass_duplicate')
+
+
+def _sections(cfg: Mapping) -> List[Tuple[str, Mapping, Sequence[str], bool]]:
+    """(config path, the dict, the keys it accepts, True when a wrong key is an error)."""
+    out = []
+    loader_keys = tuple(dict.fromkeys(accepted_params(DataLoader) + list(_DATALOADER_KEYS)))
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if isinstance(cfg.get(name), Mapping):
+            out.append((name, cfg[name], loader_keys, True))
+    optim = cfg.get('optim_wrapper')
+    if isinstance(optim, Mapping):
+        clip = optim.get('clip_grad')
+        if isinstance(clip, Mapping):
+            fn = clip_grad_value_ if clip.get('type') == 'value' else clip_grad_norm_
+            keys = tuple(p for p in accepted_params(fn) if p != 'parameters') + ('type', )
+            out.append(('optim_wrapper.clip_grad', clip, keys, True))
+        paramwise = optim.get('paramwise_cfg')
+        if isinstance(paramwise, Mapping) and optim.get(
+                'constructor', 'DefaultOptimWrapperConstructor') in (
+                    'DefaultOptimWrapperConstructor', 'mmengine.DefaultOptimWrapperConstructor'):
+            out.append(('optim_wrapper.paramwise_cfg', paramwise, _PARAMWISE_KEYS, False))
+    if isinstance(cfg.get('randomness'), Mapping):
+        keys = tuple(p for p in accepted_params(Runner.set_randomness) if p != 'self')
+        out.append(('randomness', cfg['randomness'], keys, True))
+    if isinstance(cfg.get('env_cfg'), Mapping):
+        out.append(('env_cfg', cfg['env_cfg'], _ENV_CFG_KEYS, False))
+    return out
+
+
+def check_sections(cfg: Mapping) -> None:
+    """Name a misspelled key of a section the Runner passes on or reads with ``.get``.
+
+    Raises:
+        UnexpectedConfigKeyError: A key the section's consumer would refuse with a bare
+            ``TypeError`` (``train_dataloader.batch_sise``, ``randomness.seeed``,
+            ``optim_wrapper.clip_grad.max_nrom``).
+    """
+    for path, section, known, fatal in _sections(cfg):
+        for key in section:
+            if key in known:
+                continue
+            if not fatal:
+                warn_unknown_keys({key: None}, known, path)
+                continue
+            raise UnexpectedConfigKeyError(f'{path} does not accept the key '
+                                           + unknown_key_note(key, known))
+
+
 def check_config(cfg: Any) -> None:
     """Run every check of this module on a runner config (called by ``CissRunner.from_cfg``)."""
     warn_near_miss_keys(cfg)
     check_unregistered_builds(cfg)
+    check_sections(cfg)

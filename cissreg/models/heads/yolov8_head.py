@@ -10,6 +10,8 @@ from torch import Tensor
 from torchvision.ops import batched_nms
 
 from cissreg.registry import MODELS, TASK_UTILS
+from cissreg.utils.config_keys import warn_unknown_keys
+
 from ..losses.global_batch_scale import global_batch_scale
 
 DEFAULT_LOSS_CLS = dict(type='BCEWithLogitsLoss', reduction='mean', loss_weight=0.5)
@@ -19,6 +21,7 @@ DEFAULT_TRAIN_CFG = dict(
     assigner=dict(type='TaskAlignedAssigner', topk=10, alpha=0.5, beta=6.0, eps=1e-9))
 DEFAULT_TEST_CFG = dict(multi_label=True, nms_pre=30000, score_thr=0.001,
                         nms=dict(type='nms', iou_threshold=0.7), max_per_img=300)
+TEST_CFG_KEYS = tuple(DEFAULT_TEST_CFG)  # what predict_by_feat reads
 
 # (grid points [A, 2] in stride units, strides [A, 1], points [A, 2] in pixels)
 Priors = Tuple[Tensor, Tensor, Tensor]
@@ -89,6 +92,7 @@ class YOLOv8Head(BaseModule):
         self.loss_dfl = MODELS.build(copy.deepcopy(loss_dfl or DEFAULT_LOSS_DFL))
         self.train_cfg = copy.deepcopy(DEFAULT_TRAIN_CFG if train_cfg is None else train_cfg)
         self.test_cfg = copy.deepcopy(DEFAULT_TEST_CFG if test_cfg is None else test_cfg)
+        warn_unknown_keys(self.test_cfg, TEST_CFG_KEYS, 'model.test_cfg')
         assigner_cfg = copy.deepcopy(self.train_cfg.get('assigner', DEFAULT_TRAIN_CFG['assigner']))
         assigner_cfg.setdefault('num_classes', self.num_classes)
         self.assigner = TASK_UTILS.build(assigner_cfg)
