@@ -11,6 +11,7 @@ from .kl_response_loss import KLResponseLoss, sigmoid_kl, softmax_kl
 from .logit_kd_loss import LogitKDLoss
 from .multilabel_bce_loss import MultiLabelBCELoss
 from .prototypical_loss import PrototypicalLoss
+from .pseudo_grad_align_loss import PseudoGradAlignLoss
 from .supcon_loss import InfoNCELoss, PseudoSupConLoss, SupConLoss, supcon_per_anchor
 from .weighted_reduction import weight_reduce_loss
 
@@ -21,7 +22,7 @@ __all__ = [
     'ChannelWiseDivergence', 'channel_wise_divergence', 'KLResponseLoss', 'sigmoid_kl',
     'softmax_kl',
     'AuxBackgroundLoss', 'DecomposedKDLoss', 'decomposed_logits', 'FitnessLoss', 'LogitKDLoss',
-    'MultiLabelBCELoss',
+    'MultiLabelBCELoss', 'PseudoGradAlignLoss',
     'InfoNCELoss', 'PseudoSupConLoss', 'SupConLoss', 'supcon_per_anchor', 'PrototypicalLoss',
     'DiceLoss'
 ]
