@@ -15,7 +15,8 @@ class PseudoGradAlignLoss(WeightedLoss):
     calls foreground.
 
     In an overlap step an old object in a new image is labelled background. On such pixels
-    ``p`` (current label 0, the old model's largest sigmoid score > ``threshold``), the
+    ``p`` (current label 0, trusted label 0 (memory exemplars' old-class pixels are left
+    out), the old model's largest sigmoid score > ``threshold``), the
     gradient of this loss on the main model's foreground logits ``z_p`` ``[C]`` is
     ``beta * g_tilde_p / M`` (``M`` such pixels), i.e. the main model takes a step along a
     pseudo gradient instead of being pushed to background:
@@ -76,9 +77,10 @@ class PseudoGradAlignLoss(WeightedLoss):
         num_classes = logits.shape[1]
         z = logits.detach().permute(0, 2, 3, 1).reshape(-1, num_classes)
         old = old_logits.detach().permute(0, 2, 3, 1).reshape(-1, old_logits.shape[1])
-        select = (labels.reshape(-1) == 0) & (old.sigmoid().amax(dim=1) > self.threshold)
         flat_trusted = trusted.reshape(-1)
         fg = (flat_trusted != 0) & (flat_trusted != 255)
+        select = (labels.reshape(-1) == 0) & (flat_trusted == 0) & (
+            old.sigmoid().amax(dim=1) > self.threshold)
         idx = select.nonzero().squeeze(1)
         if idx.numel() == 0 or not bool(fg.any()):
             return idx[:0], z.new_zeros(0, num_classes)
