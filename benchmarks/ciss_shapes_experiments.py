@@ -16,7 +16,7 @@ experiments share their DKD runs and an interrupted sweep continues::
 
     python benchmarks/ciss_shapes_experiments.py table --plot docs/en/methods/ciss_shapes_4-1.png
     python benchmarks/ciss_shapes_experiments.py learner
-    python benchmarks/ciss_shapes_experiments.py table --seeds 0 --work-root work_dirs/pilot
+    python benchmarks/ciss_shapes_experiments.py table --seeds 0 --methods fine-tuning DKD
 
 Runs are sequential subprocesses of ``tools/train.py`` with ``OMP_NUM_THREADS`` set to
 ``--threads``; each prints its user + sys CPU time.
@@ -113,7 +113,7 @@ def fmt(values: Sequence[float]) -> str:
 
 def run_table(args) -> None:
     results = {}
-    for name, (config, options) in TABLE_RUNS.items():
+    for name, (config, options) in _selected(TABLE_RUNS, args.methods):
         results[name] = [step_rows(train(config, options, work_dir(args.work_root, name, s),
                                          s, args.threads)) for s in args.seeds]
     print(f'\nmIoU (%) after each step, mean over seeds {args.seeds} (each seed in brackets)\n')
@@ -125,12 +125,20 @@ def run_table(args) -> None:
             cells = [fmt([r[step][k] for r in runs]) for k in ('old', 'new', 'all', 'hIoU')]
             print(f'| {name if step == 0 else ""} | {label} | ' + ' | '.join(cells) + ' |')
     if args.plot:
-        names = [n for n in TABLE_RUNS if n != 'joint']
+        names = [n for n in results if n != 'joint']
         cmd = [sys.executable, 'tools/analysis_tools/plot_incremental_results.py',
                *[work_dir(args.work_root, n, args.seeds[0]) for n in names], '--names',
                *names, '--keys', 'ciss/mIoU_old', 'ciss/mIoU_new', 'ciss/mIoU_all', '--out',
                args.plot]
         subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def _selected(runs: dict, methods: Optional[List[str]]) -> list:
+    """The runs named in ``methods`` (all when None), in the table's order."""
+    unknown = set(methods or []) - set(runs)
+    if unknown:
+        raise SystemExit(f'--methods: unknown {sorted(unknown)}; choose from {list(runs)}')
+    return [(k, v) for k, v in runs.items() if methods is None or k in methods]
 
 
 # ---------------------------------------------------------------------- learner experiment
@@ -202,7 +210,7 @@ def learner_metrics(config: str, options: List[str], wdir: str, task: int) -> di
 
 def run_learner(args) -> None:
     rows = {}
-    for name, (config, options) in LEARNER_RUNS.items():
+    for name, (config, options) in _selected(LEARNER_RUNS, args.methods):
         per_seed = []
         for s in args.seeds:
             wdir = work_dir(args.work_root, name, s)
@@ -230,6 +238,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--work-root', default='work_dirs/ciss_shapes_experiments')
     parser.add_argument('--threads', type=int, default=1, help='OMP threads per run')
     parser.add_argument('--plot', help='table: write the per-step plot (first seed) here')
+    parser.add_argument('--methods', nargs='+', help='only these rows (names as printed)')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     run_table(args) if args.experiment == 'table' else run_learner(args)
