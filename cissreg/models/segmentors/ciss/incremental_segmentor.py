@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from cissreg.models.base_model import FiniteLossModel
 from cissreg.registry import MODELS
+
 from .prediction import sigmoid_argmax_prediction
 
 _BN = (nn.BatchNorm2d, nn.SyncBatchNorm)
