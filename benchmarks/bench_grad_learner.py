@@ -30,7 +30,7 @@ def bench_hook(iters: int, size: int, batch: int, samples: int) -> dict:
     model = MODELS.build(dict(
         type='IncrementalSegmentor', task_sizes=[4, 1, 1],
         backbone=dict(type='TorchvisionResNet', depth=18, out_stride=8, num_stages=3),
-        decode_head=dict(type='ASPPHead', in_channels=256, channels=32, dilations=(1, 2, 3))))
+        decode_head=dict(type='ASPPHead', in_channels=256, channels=128, dilations=(1, 2, 3))))
     model.begin_task(0)
     model.begin_task(1)
     model.train()

@@ -1,3 +1,3 @@
-# dkd_r101_voc_15-5 + the trusted-foreground gradient learner (the reference recipe's defaults).
+# dkd_r101_voc_15-5 + the trusted-foreground gradient learner (the reference design's defaults).
 _base_ = './dkd_r101_voc_15-5.py'
 default_hooks = dict(grad_learner=dict(type='GradLearnerHook', samples=512, lr=1e-3))

@@ -42,10 +42,13 @@ class TorchvisionResNet(BaseModule):
             4) or 32. Defaults to 16.
         num_stages (int): 4, or 3 to drop ``layer4`` (a light backbone for small images;
             its native stride is then 16, dilated to 8 with ``out_stride=8``). Defaults to 4.
+        bn_momentum (float, optional): Momentum of every BN layer's running statistics
+            (DKD uses 0.01); ``None`` keeps torchvision's 0.1. Defaults to None.
         init_cfg (dict, optional): mmengine init config.
     """
 
     def __init__(self, depth: int = 101, out_stride: int = 16, num_stages: int = 4,
+                 bn_momentum: Optional[float] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in _ARCHS:
@@ -64,6 +67,10 @@ class TorchvisionResNet(BaseModule):
             dilate_stage(self.layer4, 2 if out_stride == 16 else 4)
         if out_stride == 8:
             dilate_stage(self.layer3, 2)
+        if bn_momentum is not None:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.momentum = bn_momentum
         self.out_channels = net.fc.in_features // (2 if num_stages == 3 else 1)
         self.depth, self.out_stride = depth, out_stride
 

@@ -1,8 +1,10 @@
 from .ema import ExpMomentumEMA
-from .grad_learner import GradLearner, grow_optimizer_state, softmax_ce_grad
-from .yolo_bricks import C2f, SPPF, DarknetBottleneck
+from .grad_learner import GradLearner, grow_optimizer_state, seeded_linear, softmax_ce_grad
+from .pixel_replay import PixelReplay
+from .yolo_bricks import SPPF, C2f, DarknetBottleneck
 
 __all__ = [
-    'ExpMomentumEMA', 'GradLearner', 'grow_optimizer_state', 'softmax_ce_grad', 'C2f', 'SPPF',
+    'ExpMomentumEMA', 'GradLearner', 'grow_optimizer_state', 'seeded_linear', 'softmax_ce_grad',
+    'PixelReplay', 'C2f', 'SPPF',
     'DarknetBottleneck'
 ]

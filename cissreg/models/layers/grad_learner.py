@@ -1,5 +1,6 @@
 """The gradient learner h_w: an MLP that predicts the foreground-CE gradient of logits."""
-from typing import List, Tuple
+import math
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,31 @@ def softmax_ce_grad(logits: Tensor, labels: Tensor) -> Tensor:
     return z.softmax(dim=1) - F.one_hot(labels.long(), z.shape[1]).to(z.dtype)
 
 
+def seeded_linear(in_features: int, out_features: int,
+                  generator: Optional[torch.Generator] = None) -> nn.Linear:
+    """An ``nn.Linear`` initialised as PyTorch does, drawing from ``generator`` only.
+
+    The layer is built on the ``meta`` device (no draw) and then filled with
+    ``U(-1 / sqrt(in), 1 / sqrt(in))`` for weight and bias (``nn.Linear``'s default), so
+    with a private ``generator`` no global random state (CPU or CUDA) is read or changed.
+
+    Args:
+        in_features (int): Input width.
+        out_features (int): Output width.
+        generator (torch.Generator, optional): CPU generator; ``None`` draws from the global
+            CPU generator.
+
+    Returns:
+        nn.Linear: On the CPU, float32.
+    """
+    linear = nn.Linear(in_features, out_features, device='meta').to_empty(device='cpu')
+    bound = 1.0 / math.sqrt(in_features)
+    with torch.no_grad():
+        linear.weight.uniform_(-bound, bound, generator=generator)
+        linear.bias.uniform_(-bound, bound, generator=generator)
+    return linear
+
+
 @MODELS.register_module()
 class GradLearner(nn.Module):
     """MLP ``h_w``: ``C`` foreground logits in, a predicted gradient of ``C`` values out.
@@ -37,9 +63,12 @@ class GradLearner(nn.Module):
         num_classes (int): Foreground classes ``C``.
         hidden (int): Hidden width. Defaults to 64.
         layers (int): Number of linear layers (>= 1). Defaults to 2.
+        generator (torch.Generator, optional): Draws the initial weights
+            (:func:`seeded_linear`); ``None`` uses the global CPU generator.
     """
 
-    def __init__(self, num_classes: int, hidden: int = 64, layers: int = 2) -> None:
+    def __init__(self, num_classes: int, hidden: int = 64, layers: int = 2,
+                 generator: Optional[torch.Generator] = None) -> None:
         super().__init__()
         if layers < 1 or num_classes < 1:
             raise ValueError(f'GradLearner needs layers >= 1 and num_classes >= 1, got '
@@ -50,7 +79,7 @@ class GradLearner(nn.Module):
         for i in range(layers):
             if i:
                 self.mlp.append(nn.ReLU())
-            self.mlp.append(nn.Linear(dims[i], dims[i + 1]))
+            self.mlp.append(seeded_linear(dims[i], dims[i + 1], generator))
 
     def linears(self) -> List[nn.Linear]:
         """The linear layers, first to last."""
@@ -85,15 +114,18 @@ class GradLearner(nn.Module):
         return z - eta * g_tilde
 
     @torch.no_grad()
-    def grow(self, num_classes: int) -> List[Tuple[nn.Parameter, nn.Parameter]]:
+    def grow(self, num_classes: int, generator: Optional[torch.Generator] = None
+             ) -> List[Tuple[nn.Parameter, nn.Parameter]]:
         """Widen the input of the first and the output of the last layer to ``num_classes``.
 
-        The grown layers start as freshly initialised ``nn.Linear`` layers; the old weights
+        The grown layers start as freshly initialised layers (:func:`seeded_linear` with
+        ``generator``); the old weights
         and biases are copied into their leading block (``[:old_out, :old_in]``), so old rows
         and columns are bit-identical.
 
         Args:
             num_classes (int): New foreground class count (>= the current one).
+            generator (torch.Generator, optional): Draws the new layers' initial values.
 
         Returns:
             list[tuple[Parameter, Parameter]]: ``(old, new)`` for every replaced parameter,
@@ -108,7 +140,8 @@ class GradLearner(nn.Module):
         for idx, old in enumerate(linears):
             in_f = num_classes if idx == 0 else old.in_features
             out_f = num_classes if idx == len(linears) - 1 else old.out_features
-            new = nn.Linear(in_f, out_f).to(device=old.weight.device, dtype=old.weight.dtype)
+            new = seeded_linear(in_f, out_f, generator)
+            new = new.to(device=old.weight.device, dtype=old.weight.dtype)
             new.weight[:old.out_features, :old.in_features] = old.weight
             new.bias[:old.out_features] = old.bias
             replaced += [(old.weight, new.weight), (old.bias, new.bias)]

@@ -4,6 +4,7 @@ model = dict(
     type='IncrementalSegmentor',
     task_sizes=None,
     backbone=dict(type='TorchvisionResNet', depth=101, out_stride=16,
+                  bn_momentum=0.01,  # DKD's backbone BN momentum (torchvision: 0.1)
                   # ImageNet weights from a local torchvision file (never downloaded):
                   # init_cfg=dict(type='Pretrained', checkpoint='data/resnet101-63fe2227.pth')
                   init_cfg=None),

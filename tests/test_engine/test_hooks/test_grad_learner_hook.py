@@ -85,3 +85,134 @@ def test_building_and_growing_the_learner_leaves_the_global_random_stream_alone(
     again.ensure_classes(6, torch.device('cpu'))
     for (k, a), b in zip(hook.learner.state_dict().items(), again.learner.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_building_and_growing_never_touches_cuda_random_state(monkeypatch):
+    """torch.manual_seed reseeds every CUDA generator too (which fork_rng(devices=[]) does not
+    restore), changing the main model's dropout on a GPU: the learner must draw its initial
+    weights from a private generator and call no global seeding function."""
+    calls = []
+    for name in ('manual_seed', 'manual_seed_all', 'seed', 'seed_all', 'set_rng_state',
+                 'set_rng_state_all'):
+        monkeypatch.setattr(torch.cuda, name,
+                            lambda *a, _n=name, **k: calls.append(_n), raising=True)
+    cpu_state = torch.get_rng_state()
+    hook = GradLearnerHook(seed=4)
+    hook.ensure_classes(3, torch.device('cpu'))
+    hook.ensure_classes(5, torch.device('cpu'))
+    logits, trusted = _batch(3, c=5)
+    hook.step(logits, trusted)
+    assert calls == []
+    assert torch.equal(torch.get_rng_state(), cpu_state)
+
+
+class _Runner:
+    """The parts of a runner the hook reads."""
+
+    def __init__(self, model):
+        from mmengine.logging import MessageHub
+        self.model, self.epoch = model, 0
+        self.train_loop = type('Loop', (), {'task': 0})()
+        self.message_hub = MessageHub.get_instance('grad_learner_hook_test')
+
+
+def _tiny_segmentor():
+    from cissreg.registry import MODELS
+    return MODELS.build(dict(
+        type='IncrementalSegmentor', task_sizes=[2, 1], skip_nonfinite=True,
+        backbone=dict(type='TorchvisionResNet', depth=18, out_stride=16, num_stages=3),
+        decode_head=dict(type='ASPPHead', in_channels=256, channels=8, dilations=(1, 2, 3))))
+
+
+def test_nonfinite_batch_leaves_the_learner_untouched_and_is_counted():
+    from mmengine.optim import OptimWrapper
+    torch.manual_seed(0)
+    model = _tiny_segmentor()
+    runner = _Runner(model)
+    hook = GradLearnerHook(samples=64)
+    hook.before_train(runner)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    labels = torch.randint(0, 3, (2, 32, 32))
+    good = dict(inputs=torch.rand(2, 3, 32, 32) * 255, labels=labels)
+    bad = dict(inputs=good['inputs'].clone(), labels=labels)
+    bad['inputs'][0, 0, 3, 3] = float('nan')
+
+    def train_iter(batch):
+        hook.before_train_iter(runner, 0, batch)
+        model.train_step(_pack(batch), wrapper)
+        hook.after_train_iter(runner, 0, batch)
+
+    train_iter(good)
+    assert hook.steps == 1 and hook.skipped == 0
+    before = copy.deepcopy(hook.learner.state_dict())
+    adam_before = copy.deepcopy(hook.optimizer.state_dict())
+    train_iter(bad)
+    assert model.num_skipped_steps == 1
+    assert hook.steps == 1 and hook.skipped == 1
+    assert runner.message_hub.get_scalar('train/grad_skipped').current() == 1
+    for k, v in hook.learner.state_dict().items():
+        assert torch.isfinite(v).all() and torch.equal(before[k], v), k
+    assert hook.optimizer.state_dict()['state'][0]['step'] == adam_before['state'][0]['step']
+    train_iter(good)  # and the next finite batch trains it again
+    assert hook.steps == 2 and hook.skipped == 1
+
+
+def test_nonfinite_logits_are_skipped_even_without_the_model_guard():
+    hook = GradLearnerHook()
+    logits, trusted = _batch()
+    hook.ensure_classes(4, logits.device)
+    before = copy.deepcopy(hook.learner.state_dict())
+    logits[1, 2, 3, 3] = float('inf')
+    assert hook.step(logits, trusted) is None
+    assert all(torch.equal(before[k], v) for k, v in hook.learner.state_dict().items())
+
+
+def _pack(batch):
+    """A pseudo-collated batch as SegDataPreprocessor receives it."""
+    from mmengine.structures import BaseDataElement
+    samples = []
+    for lab in batch['labels']:
+        s = BaseDataElement(metainfo=dict(img_path='x.png'))
+        s.gt_seg = lab
+        samples.append(s)
+    return dict(inputs=list(batch['inputs']), data_samples=samples)
+
+
+def test_phase_replay_mixes_old_step_pixels_into_every_learner_step_and_is_checkpointed():
+    hook = GradLearnerHook(samples=8, replay_per_step=6, replay_samples=4, seed=5)
+    seen = []
+    fit = hook.loss_fit
+    hook.loss_fit = lambda pred, target: seen.append(target.clone()) or fit(pred, target)
+    # step 0: classes 1-2
+    logits, trusted = _batch(0, c=2)
+    hook.ensure_classes(2, logits.device)
+    hook.replay.start_epoch()
+    hook.step(logits, trusted)
+    hook.replay.finish_step(0)
+    assert len(hook.replay) == 6 and set(hook.replay.buffer[0][1].tolist()) <= {0, 1}
+    # step 1: only class 3 is trusted in the batch; the buffer brings classes 1-2 back
+    logits, trusted = _batch(1, c=3)
+    trusted[(trusted != 255) & (trusted != 3)] = 0
+    hook.ensure_classes(3, logits.device)
+    seen.clear()
+    hook.step(logits, trusted)
+    labels = seen[-1]
+    assert labels.numel() == 8 + 4
+    assert (labels[:8] == 2).all() and (labels[8:] < 2).all()
+    # without replay the same batch trains on class 3 only
+    plain = GradLearnerHook(samples=8, seed=5)
+    plain.ensure_classes(3, logits.device)
+    plain_seen = []
+    plain.loss_fit = lambda pred, target: plain_seen.append(target) or fit(pred, target)
+    plain.step(logits, trusted)
+    assert (plain_seen[-1] == 2).all()
+    # the buffer travels in the checkpoint and the next step continues identically
+    ckpt = {}
+    hook.before_save_checkpoint(None, ckpt)
+    ckpt = copy.deepcopy(ckpt)
+    other = GradLearnerHook(samples=8, replay_per_step=6, replay_samples=4, seed=0)
+    other.after_load_checkpoint(None, ckpt)
+    assert torch.equal(other.replay.buffer[0][0], hook.replay.buffer[0][0])
+    hook.loss_fit = other.loss_fit = fit
+    a, b = hook.step(*_batch(2, c=3)), other.step(*_batch(2, c=3))
+    assert torch.equal(a, b)

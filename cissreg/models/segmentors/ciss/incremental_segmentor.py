@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from cissreg.models.base_model import FiniteLossModel
 from cissreg.registry import MODELS
+
 from .prediction import sigmoid_argmax_prediction
 
 _BN = (nn.BatchNorm2d, nn.SyncBatchNorm)
@@ -34,13 +35,16 @@ class IncrementalSegmentor(FiniteLossModel):
     Losses (each ``None`` to disable it): ``loss_mbce`` on the current step's logits
     (``pos_weight`` ``base_pos_weight`` in step 0 when given), ``loss_ac`` on the auxiliary
     logit, and in steps > 0 ``loss_kd`` (old classes, full resolution) and ``loss_dkd``
-    (decomposed, feature resolution) against the old model.
+    (decomposed, feature resolution) against the old model, and ``loss_align``
+    (``PseudoGradAlignLoss``, off by default) on background pixels the old model calls
+    foreground, with the gradient learner that ``GradLearnerHook`` hands over as
+    ``grad_predictor``.
 
     Args:
         backbone (dict): Backbone config (``TorchvisionResNet``).
         decode_head (dict): Head config (``ASPPHead``).
         task_sizes (Sequence[int]): Classes per step, e.g. ``[15, 1, 1, 1, 1, 1]``.
-        loss_mbce, loss_ac, loss_kd, loss_dkd (dict, optional): Loss configs.
+        loss_mbce, loss_ac, loss_kd, loss_dkd, loss_align (dict, optional): Loss configs.
         base_pos_weight (float, optional): ``pos_weight`` of MBCE in step 0.
         init_from_aux (bool): New rows copy the auxiliary classifier. Defaults to True.
         freeze_bn (bool): Freeze BN (and dropout) in steps > 0. Defaults to True.
@@ -58,6 +62,7 @@ class IncrementalSegmentor(FiniteLossModel):
                  loss_kd: Optional[dict] = dict(type='LogitKDLoss', loss_weight=5.0),
                  loss_dkd: Optional[dict] = dict(type='DecomposedKDLoss', pos_weight=5.0,
                                                  neg_weight=5.0),
+                 loss_align: Optional[dict] = None,
                  base_pos_weight: Optional[float] = None,
                  init_from_aux: bool = True,
                  freeze_bn: bool = True,
@@ -78,13 +83,15 @@ class IncrementalSegmentor(FiniteLossModel):
             nn.init.zeros_(conv.bias)
         self.losses = nn.ModuleDict({
             name: MODELS.build(cfg) for name, cfg in (
-                ('mbce', loss_mbce), ('ac', loss_ac), ('kd', loss_kd), ('dkd', loss_dkd))
+                ('mbce', loss_mbce), ('ac', loss_ac), ('kd', loss_kd), ('dkd', loss_dkd),
+                ('align', loss_align))
             if cfg is not None})
         self.base_pos_weight = base_pos_weight
         self.init_from_aux = init_from_aux
         self.freeze_bn = freeze_bn
         self.step = 0
         self.__dict__['old_model'] = None  # not a submodule: no optimizer, no state_dict
+        self.__dict__['grad_predictor'] = None  # set by GradLearnerHook, not a submodule
         self.cache_train_outputs = False
         self.train_cache: Dict[str, Tensor] = {}
 
@@ -131,11 +138,13 @@ class IncrementalSegmentor(FiniteLossModel):
 
     def _snapshot(self) -> 'IncrementalSegmentor':
         old = self.__dict__.pop('old_model', None)
+        predictor = self.__dict__.pop('grad_predictor', None)
         cache = self.train_cache
         self.train_cache = {}
         snap = copy.deepcopy(self)
         self.__dict__['old_model'], self.train_cache = old, cache
-        snap.__dict__['old_model'] = None
+        self.__dict__['grad_predictor'] = predictor
+        snap.__dict__['old_model'] = snap.__dict__['grad_predictor'] = None
         snap.eval()
         for p in snap.parameters():
             p.requires_grad_(False)
@@ -202,8 +211,8 @@ class IncrementalSegmentor(FiniteLossModel):
                 ``cache_train_outputs``.
 
         Returns:
-            dict[str, Tensor]: ``loss_mbce``, ``loss_ac``, and in steps > 0 ``loss_kd`` and
-            ``loss_dkd`` (those configured).
+            dict[str, Tensor]: ``loss_mbce``, ``loss_ac``, and in steps > 0 ``loss_kd``,
+            ``loss_dkd`` and ``loss_align`` (those configured).
         """
         feat, logits = self.seg_logits(inputs)
         losses = {}
@@ -214,7 +223,7 @@ class IncrementalSegmentor(FiniteLossModel):
                 pos_weight=pos_weight)
         if 'ac' in self.losses:
             losses['loss_ac'] = self.losses['ac'](logits[:, :1], None)
-        if self.step > 0 and ('kd' in self.losses or 'dkd' in self.losses):
+        if self.step > 0 and any(k in self.losses for k in ('kd', 'dkd', 'align')):
             with torch.no_grad():
                 old_feat, old_logits = self.old_model.seg_logits(inputs)
             if 'kd' in self.losses:
@@ -224,10 +233,25 @@ class IncrementalSegmentor(FiniteLossModel):
                 losses['loss_dkd'] = self.losses['dkd'](
                     feat, old_feat, cls_weight=self.old_class_weight(),
                     old_cls_weight=self.old_model.old_class_weight_all())
+            if 'align' in self.losses:
+                losses['loss_align'] = self._align_loss(
+                    logits[:, 1:], old_logits[:, 1:], labels,
+                    labels if trusted is None else trusted)
         if self.cache_train_outputs:
             self.train_cache = dict(logits=logits.detach(),
                                     trusted=labels if trusted is None else trusted)
         return losses
+
+    def _align_loss(self, fg_logits: Tensor, old_fg_logits: Tensor, labels: Tensor,
+                    trusted: Tensor) -> Tensor:
+        """``PseudoGradAlignLoss`` on ``[N, C, H, W]`` foreground logits (0 without pixels)."""
+        align = self.losses['align']
+        idx, g_tilde = align.pseudo_gradient(fg_logits, old_fg_logits, labels, trusted,
+                                             self.num_old, self.grad_predictor)
+        if idx.numel() == 0:
+            return fg_logits.sum() * 0.0
+        flat = fg_logits.permute(0, 2, 3, 1).reshape(-1, fg_logits.shape[1])
+        return align(flat[idx], g_tilde)
 
     def old_class_weight_all(self) -> Tensor:
         """``[C_seen, D]``: weights of all foreground rows (used on the old model)."""

@@ -1,0 +1,248 @@
+"""The CISS results on the embedded shapes default: every row trained here, tables printed.
+
+Two experiments, each over seeds (default 0 1 2), printed as markdown (mean and each seed):
+
+* ``table``: fine-tuning, DKD, DKD-M, DKD + gradient learner and joint training; mIoU old /
+  new / all / hIoU after every step; with ``--plot`` the per-step plot of the first seed.
+* ``learner``: DKD; DKD + learner + phase replay; + pseudo-gradient alignment with beta 0.1
+  and 1; controls: alignment with an untrained learner (Adam lr 0) and with the old model's
+  argmax pseudo gradient. Per step: old / new mIoU, the old-class mIoU on validation images
+  that also hold a new class, and the cross entropy on old-class pixels before and after the
+  learner's simulated step (``CE(z)`` -> ``CE(z')``, ``z' = z - eta * alpha * tau *
+  h_w(z) / ||h_w(z)||``; lower after = the learner's predicted gradient helps there).
+
+A run whose ``incremental_results.json`` already holds every step is reused, so the two
+experiments share their DKD runs and an interrupted sweep continues::
+
+    python benchmarks/ciss_shapes_experiments.py table --plot docs/en/methods/ciss_shapes_4-1.png
+    python benchmarks/ciss_shapes_experiments.py learner
+    python benchmarks/ciss_shapes_experiments.py table --seeds 0 --methods fine-tuning DKD
+
+Runs are sequential subprocesses of ``tools/train.py`` with ``OMP_NUM_THREADS`` set to
+``--threads``; each prints its user + sys CPU time.
+"""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import resource
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CFG = 'configs/ciss/'
+ALIGN = CFG + 'dkd_r18_shapes_4-1_grad_align.py'
+TABLE_RUNS = {
+    'fine-tuning': (CFG + 'finetune_r18_shapes_4-1.py', []),
+    'DKD': (CFG + 'dkd_r18_shapes_4-1.py', []),
+    'DKD-M': (CFG + 'dkd-m_r18_shapes_4-1.py', []),
+    'DKD + learner': (CFG + 'dkd_r18_shapes_4-1_grad.py', []),
+    'joint': (CFG + 'joint_r18_shapes.py', []),
+}
+LEARNER_RUNS = {
+    'DKD': (CFG + 'dkd_r18_shapes_4-1.py', []),
+    'DKD + learner + replay': (CFG + 'dkd_r18_shapes_4-1_grad_replay.py', []),
+    '+ align beta 0.1': (ALIGN, ['model.loss_align.loss_weight=0.1']),
+    '+ align beta 1': (ALIGN, []),
+    'control: untrained h_w, beta 1': (ALIGN, ['default_hooks.grad_learner.lr=0.0']),
+    'control: old-model argmax, beta 1': (ALIGN, ['model.loss_align.target=pseudo_label']),
+}
+NUM_OLD = 4  # foreground classes of step 0 in the 4-1 setting
+
+
+def work_dir(root: str, name: str, seed: int) -> str:
+    slug = ''.join(c if c.isalnum() else '_' for c in name.lower()).strip('_')
+    return osp.join(root, slug, f'seed{seed}')
+
+
+def train(config: str, options: List[str], wdir: str, seed: int, threads: int) -> dict:
+    """Run ``tools/train.py`` unless ``wdir`` holds a finished run; its results json."""
+    path = osp.join(wdir, 'incremental_results.json')
+    if not _finished(path):
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                   PYTHONPATH=ROOT)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cmd = [sys.executable, 'tools/train.py', config, '--work-dir', wdir, '--cfg-options',
+               f'randomness.seed={seed}', *options]
+        print('$', ' '.join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        print(f'  {wdir}: {cpu:.0f} s CPU (user + sys)', flush=True)
+    with open(path) as f:
+        return json.load(f)
+
+
+def _finished(path: str) -> bool:
+    try:
+        with open(path) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return len(res['tasks']) == res['num_tasks']
+
+
+def step_rows(res: dict) -> List[Dict[str, float]]:
+    """``[{old, new, all, hIoU}]`` per step; a one-step (joint) run is split into the
+    4-1 groups (background + classes 1-4 old, 5-6 new) from its per-class IoU."""
+    steps = res['CISSMetric']['steps']
+    if len(steps) > 1 or len(steps[0]['class_iou']) <= NUM_OLD + 1:
+        return [dict(old=s['mIoU_old'], new=s['mIoU_new'], all=s['mIoU_all'],
+                     hIoU=s['hIoU']) for s in steps]
+    iou = steps[-1]['class_iou']
+    old, new = _mean(iou[:NUM_OLD + 1]), _mean(iou[NUM_OLD + 1:])
+    return [dict(old=old, new=new, all=_mean(iou), hIoU=2 * old * new / (old + new))]
+
+
+def _mean(values: Sequence[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return sum(values) / len(values) if values else float('nan')
+
+
+def fmt(values: Sequence[float]) -> str:
+    """``mean (a / b / c)``; ``-`` when every value is NaN."""
+    if all(math.isnan(v) for v in values):
+        return '-'
+    each = ' / '.join(f'{v:.2f}' for v in values)
+    return f'{_mean(values):.2f}' + (f' ({each})' if len(values) > 1 else '')
+
+
+def run_table(args) -> None:
+    results = {}
+    for name, (config, options) in _selected(TABLE_RUNS, args.methods):
+        results[name] = [step_rows(train(config, options, work_dir(args.work_root, name, s),
+                                         s, args.threads)) for s in args.seeds]
+    print(f'\nmIoU (%) after each step, mean over seeds {args.seeds} (each seed in brackets)\n')
+    print('| method | step | old | new | all | hIoU |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for name, runs in results.items():
+        for step in range(len(runs[0])):
+            label = 'final' if len(runs[0]) == 1 else str(step)
+            cells = [fmt([r[step][k] for r in runs]) for k in ('old', 'new', 'all', 'hIoU')]
+            print(f'| {name if step == 0 else ""} | {label} | ' + ' | '.join(cells) + ' |')
+    if args.plot:
+        names = [n for n in results if n != 'joint']
+        cmd = [sys.executable, 'tools/analysis_tools/plot_incremental_results.py',
+               *[work_dir(args.work_root, n, args.seeds[0]) for n in names], '--names',
+               *names, '--keys', 'ciss/mIoU_old', 'ciss/mIoU_new', 'ciss/mIoU_all', '--out',
+               args.plot]
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def _selected(runs: dict, methods: Optional[List[str]]) -> list:
+    """The runs named in ``methods`` (all when None), in the table's order."""
+    unknown = set(methods or []) - set(runs)
+    if unknown:
+        raise SystemExit(f'--methods: unknown {sorted(unknown)}; choose from {list(runs)}')
+    return [(k, v) for k, v in runs.items() if methods is None or k in methods]
+
+
+# ---------------------------------------------------------------------- learner experiment
+def _load(config: str, options: List[str], wdir: str, task: int):
+    """The model after step ``task``, the learner (or None) and the config."""
+    from mmengine.config import Config, DictAction
+    from mmengine.registry import init_default_scope
+
+    import cissreg  # noqa: F401  (registries)
+    from cissreg.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    init_default_scope(cfg.get('default_scope', 'cissreg'))
+    parsed = argparse.ArgumentParser()
+    parsed.add_argument('--o', nargs='*', action=DictAction, default={})
+    cfg.merge_from_dict(parsed.parse_args(['--o', *options]).o if options else {})
+    model = MODELS.build(cfg.model)
+    for t in range(task + 1):
+        model.begin_task(t)
+    ckpt = torch.load(osp.join(wdir, f'task_{task}.pth'), map_location='cpu',
+                      weights_only=False)
+    model.load_state_dict(ckpt['state_dict'])
+    model.eval()
+    learner, hook_cfg = None, cfg.default_hooks.get('grad_learner')
+    state = ckpt.get('grad_learner')
+    if state is not None and state.get('num_classes'):
+        learner = MODELS.build(dict(hook_cfg.get('learner') or dict(type='GradLearner'),
+                                    num_classes=state['num_classes']))
+        learner.load_state_dict(state['learner'])
+    return model, learner, hook_cfg, cfg
+
+
+@torch.no_grad()
+def learner_metrics(config: str, options: List[str], wdir: str, task: int) -> dict:
+    """Old-class mIoU on images with a new class; CE on old-class pixels before / after the
+    learner's simulated step."""
+    from cissreg.registry import DATASETS
+    model, learner, hook_cfg, cfg = _load(config, options, wdir, task)
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    num_seen = model.num_seen
+    conf = torch.zeros(num_seen + 1, num_seen + 1, dtype=torch.long)
+    ce_before = ce_after = count = 0.0
+    for i in range(len(dataset)):
+        item = dataset[i]
+        data = model.data_preprocessor(dict(inputs=[item['inputs']],
+                                            data_samples=[item['data_samples']]), False)
+        gt = data['labels'][0].clone()
+        gt[(gt > num_seen) & (gt != 255)] = 0
+        logits = model.seg_logits(data['inputs'])[1]
+        if task > 0 and bool(((gt > NUM_OLD) & (gt <= num_seen)).any()):
+            pred = model.predict(data['inputs'])[0].pred_sem_seg
+            keep = gt != 255
+            conf += torch.bincount(gt[keep] * (num_seen + 1) + pred[keep],
+                                   minlength=(num_seen + 1) ** 2).view_as(conf)
+        old_px = (gt >= 1) & (gt <= NUM_OLD)
+        if learner is not None and bool(old_px.any()):
+            z = logits[0, 1:].permute(1, 2, 0)[old_px]
+            y = gt[old_px] - 1
+            z_new = learner.simulated_logits(z, y, hook_cfg.get('alpha', 0.5),
+                                             hook_cfg.get('eta', 1.0))
+            ce_before += float(torch.nn.functional.cross_entropy(z, y, reduction='sum'))
+            ce_after += float(torch.nn.functional.cross_entropy(z_new, y, reduction='sum'))
+            count += y.numel()
+    iou = conf.diag().float() / (conf.sum(0) + conf.sum(1) - conf.diag()).float()
+    old_iou = float(iou[:NUM_OLD + 1].nanmean() * 100) if task > 0 else float('nan')
+    return dict(old_on_new_images=old_iou,
+                ce_before=ce_before / count if count else float('nan'),
+                ce_after=ce_after / count if count else float('nan'))
+
+
+def run_learner(args) -> None:
+    rows = {}
+    for name, (config, options) in _selected(LEARNER_RUNS, args.methods):
+        per_seed = []
+        for s in args.seeds:
+            wdir = work_dir(args.work_root, name, s)
+            steps = step_rows(train(config, options, wdir, s, args.threads))
+            for t, row in enumerate(steps):
+                row.update(learner_metrics(config, options, wdir, t))
+            per_seed.append(steps)
+        rows[name] = per_seed
+    print(f'\nmIoU (%) after each step and the learner on old-class pixels, mean over seeds '
+          f'{args.seeds} (each seed in brackets)\n')
+    print('| method | step | old | new | old, images with a new class | '
+          'CE(z) old-class pixels | CE(z\') after the learner\'s step |')
+    print('| --- | --- | --- | --- | --- | --- | --- |')
+    for name, runs in rows.items():
+        for step in range(len(runs[0])):
+            cells = [fmt([r[step][k] for r in runs]) for k in
+                     ('old', 'new', 'old_on_new_images', 'ce_before', 'ce_after')]
+            print(f'| {name if step == 0 else ""} | {step} | ' + ' | '.join(cells) + ' |')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('experiment', choices=['table', 'learner'])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--work-root', default='work_dirs/ciss_shapes_experiments')
+    parser.add_argument('--threads', type=int, default=1, help='OMP threads per run')
+    parser.add_argument('--plot', help='table: write the per-step plot (first seed) here')
+    parser.add_argument('--methods', nargs='+', help='only these rows (names as printed)')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    run_table(args) if args.experiment == 'table' else run_learner(args)
+
+
+if __name__ == '__main__':
+    main()
