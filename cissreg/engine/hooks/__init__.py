@@ -13,6 +13,7 @@ from .pipeline_switch_hook import PipelineSwitchHook
 from .pseudo_label_weight_hook import PseudoLabelWeightHook, pseudo_label_weight
 from .resumable_randomness_hook import ResumableRandomnessHook
 from .stop_at_epoch_hook import StopAtEpochHook
+from .text_sensitivity_hook import TextSensitivityHook, caption_mode_miou
 from .train_mode_switch_hook import TrainModeSwitchHook
 from .yolov8_param_scheduler_hook import YOLOv8ParamSchedulerHook
 
@@ -23,5 +24,5 @@ __all__ = [
     'ResumableRandomnessHook', 'OptimStepEMAHook', 'PipelineSwitchHook',
     'YOLOv8ParamSchedulerHook', 'EMATeacherHook', 'TrainModeSwitchHook',
     'GCDFeatureCacheHook', 'extract_gcd_features', 'PseudoLabelWeightHook', 'pseudo_label_weight',
-    'StopAtEpochHook'
+    'StopAtEpochHook', 'TextSensitivityHook', 'caption_mode_miou'
 ]

@@ -1,4 +1,5 @@
 """Step 4 of Pseudo-Gumbel: straight-through top-k Gumbel-softmax over the embedding rows."""
+import warnings
 from typing import Optional, Tuple
 
 import torch
@@ -86,7 +87,10 @@ class TopKGumbelSoftmax(nn.Module):
 
     Args:
         tau (float): Softmax temperature. Defaults to 0.7.
-        k (int): Number of logits kept per position. Defaults to 128.
+        k (int): Number of logits kept per position (>= 1). Defaults to 128. With ``k=1``
+            the softmax over one logit is constant 1: the forward still picks the top id,
+            but no gradient reaches the logits (the Gumbel path is cut, as in ``hard_ids``);
+            the constructor warns.
         hard (bool): Straight-through one-hot forward; False returns the soft mixture.
             Defaults to True.
         mixing (str): ``'embedding_bag'`` (default), ``'sparse_mm'`` or ``'dense'``.
@@ -97,6 +101,12 @@ class TopKGumbelSoftmax(nn.Module):
         super().__init__()
         if tau <= 0:
             raise ValueError(f'TopKGumbelSoftmax: tau must be > 0, got {tau}')
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f'TopKGumbelSoftmax: k must be an int >= 1, got {k!r}')
+        if k == 1:
+            warnings.warn('TopKGumbelSoftmax(k=1): the softmax over a single logit is constant, '
+                          'so no gradient reaches the caption logits (the Gumbel path is off); '
+                          'use k >= 2 to train through it')
         if mixing not in MIXINGS:
             raise ValueError(f'TopKGumbelSoftmax: mixing must be one of {MIXINGS}, got {mixing!r}')
         self.tau = tau
