@@ -32,6 +32,7 @@ from mmengine.dataset import BaseDataset
 from cissreg.registry import DATASETS
 from cissreg.utils.rle import rle_area, rle_encode
 from cissreg.utils.word_tokenizer import build_word_tokenizer
+
 from . import region_pair_transforms  # noqa: F401  (registers the pipeline transforms)
 
 COLORS = {'red': (220, 40, 40), 'green': (40, 170, 60), 'blue': (50, 80, 220),
@@ -167,9 +168,9 @@ def generate_region_pairs(data_root: str, split: str, num_pairs: int, img_size: 
             distractor = dict(target, **{attr: others[rng.integers(len(others))]})
         pairs.append(dict(id=p + 1, ann1=ann_ids[0], ann2=ann_ids[1], caption=caption_of(target),
                           swapped_caption=caption_of(distractor)))
-    info = dict(generator='cissreg.region_pairs', version=GENERATOR_VERSION, split=split, num_pairs=num_pairs,
-                img_size=img_size, seed=seed, num_distractors=list(num_distractors),
-                hard_fraction=hard_fraction)
+    info = dict(generator='cissreg.region_pairs', version=GENERATOR_VERSION, split=split,
+                num_pairs=num_pairs, img_size=img_size, seed=seed,
+                num_distractors=list(num_distractors), hard_fraction=hard_fraction)
     path = osp.join(data_root, f'{split}.json')
     fd, tmp = tempfile.mkstemp(dir=data_root, suffix='.json.tmp')
     with os.fdopen(fd, 'w') as f:

@@ -16,6 +16,7 @@ from cissreg.utils.rle import rle_decode
 def _cissreg_scope():
     init_default_scope('cissreg')
 
+
 PIPE = lambda tok: [  # noqa: E731
     dict(type='LoadRegionPair'), dict(type='ResizeRegionPair', size=32),
     dict(type='TokenizeCaption', tokenizer=dict(path=tok), max_len=10), dict(type='PackRegionPair')
@@ -83,7 +84,8 @@ def test_caption_modes_shuffle_and_swap(tmp_path):
         type='RegionPairDataset', data_root=root, split='val', num_pairs=6, img_size=48,
         caption_mode=mode))
     infos = lambda ds: [ds.get_data_info(i) for i in range(len(ds))]  # noqa: E731
-    true, shuffled, swapped = infos(build('true')), infos(build('shuffled')), infos(build('swapped'))
+    true, shuffled = infos(build('true')), infos(build('shuffled'))
+    swapped = infos(build('swapped'))
     captions = [d['caption'] for d in true]
     moved = [d['caption'] for d in shuffled]
     perm = derangement(6)

@@ -53,8 +53,9 @@ class PromptMaskDecoder(nn.Module):
 
     With ``with_coords`` two channels of normalised x / y coordinates in [-1, 1] join the
     features first (so a prompt can select by position, e.g. "on the left"). The prompt
-    modulates the features (FiLM: ``x * (1 + gamma) + beta``), two convs refine them, and the mask logit of a cell is the scaled dot product of the refined feature with
-    a query projected from the prompt, upsampled bilinearly by ``upsample``.
+    modulates the features (FiLM: ``x * (1 + gamma) + beta``), two convs refine them, and
+    the mask logit of a cell is the scaled dot product of the refined feature with a query
+    projected from the prompt, upsampled bilinearly by ``upsample``.
 
     Args:
         in_channels (int): ``C`` of the image features.
@@ -96,4 +97,3 @@ class PromptMaskDecoder(nn.Module):
             logits = F.interpolate(logits, scale_factor=self.upsample, mode='bilinear',
                                    align_corners=False)
         return logits.squeeze(1)
-

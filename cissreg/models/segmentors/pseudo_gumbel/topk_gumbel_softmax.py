@@ -1,6 +1,6 @@
 """Step 4 of Pseudo-Gumbel: straight-through top-k Gumbel-softmax over the embedding rows."""
 import warnings
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -115,7 +115,8 @@ class TopKGumbelSoftmax(nn.Module):
         self.mixing = mixing
 
     def forward(self, logits: Tensor, embedding: Tensor, noise: Optional[Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> Tensor:
+                generator: Optional[torch.Generator] = None,
+                return_ids: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """Mix embedding rows.
 
         Args:
@@ -125,9 +126,10 @@ class TopKGumbelSoftmax(nn.Module):
             noise (Tensor, optional): [B, T, k'] Gumbel noise (``k' = min(k, V)``); drawn
                 when None.
             generator (torch.Generator, optional): Generator of the drawn noise.
+            return_ids (bool): Also return the sampled ids (the argmax of ``y``) [B, T].
 
         Returns:
-            Tensor: [B, T, D] text embeddings.
+            Tensor | tuple[Tensor, Tensor]: [B, T, D] text embeddings (and the ids).
         """
         b, t, v = logits.shape
         k = min(self.k, v)
@@ -136,9 +138,11 @@ class TopKGumbelSoftmax(nn.Module):
             noise = gumbel_noise(top_vals.shape, top_vals.device, top_vals.dtype, generator)
         y_soft = F.softmax((top_vals + noise) / self.tau, dim=-1).reshape(b * t, k)
         top_ids = top_ids.reshape(b * t, k)
-        if not self.hard:
-            return sparse_topk_mix(y_soft, top_ids, embedding, self.mixing).view(b, t, -1)
         hard_ids = top_ids.gather(1, y_soft.argmax(dim=-1, keepdim=True)).squeeze(1)
-        soft = sparse_topk_mix(y_soft, top_ids, embedding.detach(), self.mixing)
-        out = F.embedding(hard_ids, embedding) + (soft - soft.detach())
-        return out.view(b, t, -1)
+        if not self.hard:
+            out = sparse_topk_mix(y_soft, top_ids, embedding, self.mixing)
+        else:
+            soft = sparse_topk_mix(y_soft, top_ids, embedding.detach(), self.mixing)
+            out = F.embedding(hard_ids, embedding) + (soft - soft.detach())
+        out = out.view(b, t, -1)
+        return (out, hard_ids.view(b, t)) if return_ids else out
