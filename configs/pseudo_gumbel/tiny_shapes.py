@@ -28,8 +28,8 @@ vocabulary = ['the', 'on', 'describe', 'this', 'region', 'please', 'segment', 'i
 # the segmentation prompt after the image block: one [SEG] right after the text; the
 # reference recipe's chat turn in this vocabulary is 'please segment {text} [SEG] it is [SEG]'
 segment_template = 'please segment {text} [SEG]'
-# the image block in the segmentation prompt (the reference's layout): with it, the tiny
-# random LM's [SEG] state follows the 64 image tokens and ignores the few text tokens
+# the image block in the segmentation prompt (True: the reference's layout); False: [SEG]
+# depends on the caption alone and the mask decoder grounds it in its own image features
 segment_image_tokens = False
 
 tokenizer = dict(path=data_root + '/tokenizer', words=vocabulary)
@@ -66,7 +66,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=warmup_epochs + pseudo_g
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
-# trainable parameters only: LoRA, projector, grounding encoder, decoder, text_hidden_fcs
+# trainable parameters only: LM, projector, grounding encoder, decoder, text_hidden_fcs
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='TrainableParamsOptimWrapperConstructor',
