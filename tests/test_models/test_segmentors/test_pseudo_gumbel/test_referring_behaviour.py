@@ -45,5 +45,5 @@ def test_shortened_default_reads_the_caption(tmp_path):
     runner.train()
     scores = caption_mode_miou(runner.model, cfg.val_dataloader)
     # a text-blind model gives equal scores (to float rounding) under all three
-    assert scores['mIoU_true'] - scores['mIoU_shuffled'] > 0.03, scores
-    assert scores['mIoU_true'] - scores['mIoU_swapped'] > 0.01, scores
+    assert scores['mIoU_true'] - scores['mIoU_shuffled'] > 0.05, scores
+    assert scores['mIoU_true'] - scores['mIoU_swapped'] > 0.02, scores
