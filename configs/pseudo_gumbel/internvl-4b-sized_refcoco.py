@@ -49,7 +49,7 @@ model = dict(
                         tie_word_embeddings=True)),
         # LoRA freezes the embedding table: the rows of the tokens added to the tokenizer
         # ([SEG], <vp> ...) train through peft's trainable_token_indices (train_added_tokens)
-        lora=dict(r=128, lora_alpha=256, lora_dropout=0.05, modules_to_save=None,
+        lora=dict(_delete_=True, r=128, lora_alpha=256, lora_dropout=0.05, modules_to_save=None,
                   target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj',
                                   'up_proj', 'down_proj']),
         train_added_tokens=True,
