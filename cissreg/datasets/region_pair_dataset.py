@@ -1,22 +1,29 @@
 """(image1, mask1, image2, mask2, caption) pairs of the same object in two scenes.
 
-The embedded default is procedural: each pair is two scenes of coloured shapes on a noisy
-background that both contain the target (same colour and shape, another place and size)
-among distractors sharing its colour or its shape. It is written once under ``data_root``
-in a COCO-style json with RLE masks, plus the word-level tokenizer of its vocabulary::
+The embedded default is a procedural referring task where the text is necessary. Every
+object has four attributes: colour (red, green, blue, yellow), shape (circle, square,
+triangle), size (small, large) and side (its centre in the left or right half). A pair is two
+64-px scenes on a noisy background that both contain the target (same four attributes,
+another exact place and size) among 2-3 distractors, each differing from the target in exactly
+one attribute (a different one each). The caption names all four attributes, ``'the small red
+circle on the left'``; no attribute alone singles the target out in every scene, and without
+the caption the target is one of 3-4 look-alikes. It is written once under ``data_root`` in a
+COCO-style json with RLE masks, plus the word-level tokenizer of its vocabulary::
 
     data_root/
       images/{split}_{scene:06d}.png
-      {split}.json        images, annotations (RLE, caption), categories, pairs, info
+      {split}.json        images, annotations (RLE, caption, attributes), categories,
+                          pairs (ann1, ann2, caption, swapped_caption), info
       tokenizer/          a transformers tokenizer folder (word level)
 
-The same json layout, written by a user for real data, loads with ``generate=False``.
+The same json layout, written by a user for real data, loads with ``generate=False``
+(``swapped_caption`` is only needed for ``caption_mode='swapped'``).
 """
 import json
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -25,18 +32,28 @@ from mmengine.dataset import BaseDataset
 from cissreg.registry import DATASETS
 from cissreg.utils.rle import rle_area, rle_encode
 from cissreg.utils.word_tokenizer import build_word_tokenizer
+
 from . import region_pair_transforms  # noqa: F401  (registers the pipeline transforms)
 
 COLORS = {'red': (220, 40, 40), 'green': (40, 170, 60), 'blue': (50, 80, 220),
           'yellow': (225, 205, 40)}
 SHAPES = ('circle', 'square', 'triangle')
-PROMPT_WORDS = ('the', 'describe', 'this', 'region', 'please', 'segment')
+SIZES = {'small': (0.15, 0.19), 'large': (0.27, 0.32)}
+SIDES = ('left', 'right')
+ATTRIBUTES = dict(color=tuple(COLORS), shape=SHAPES, size=tuple(SIZES), side=SIDES)
+GENERATOR_VERSION = 2
+CAPTION = 'the {size} {color} {shape} on the {side}'
+PROMPT_WORDS = ('the', 'on', 'describe', 'this', 'region', 'please', 'segment', 'it', 'is')
 
 
-def region_pair_vocabulary(colors: Sequence[str] = tuple(COLORS),
-                           shapes: Sequence[str] = SHAPES) -> List[str]:
+def region_pair_vocabulary() -> List[str]:
     """Every word of the procedural captions and the MLLM instructions."""
-    return list(PROMPT_WORDS) + list(colors) + list(shapes)
+    return list(PROMPT_WORDS) + [v for values in ATTRIBUTES.values() for v in values]
+
+
+def caption_of(obj: Dict[str, str]) -> str:
+    """``'the {size} {color} {shape} on the {side}'`` of an attribute dict."""
+    return CAPTION.format(**obj)
 
 
 def _draw(shape: str, size: int, center: Tuple[int, int], img_size: int) -> np.ndarray:
@@ -52,65 +69,108 @@ def _draw(shape: str, size: int, center: Tuple[int, int], img_size: int) -> np.n
     return mask
 
 
-def _scene(rng: np.random.Generator, objects: List[Tuple[str, str]], img_size: int,
-           size_range: Tuple[float, float]) -> Tuple[np.ndarray, List[np.ndarray]]:
-    """Draw non-overlapping objects; returns the RGB image and one mask per object."""
-    img = np.full((img_size, img_size, 3), rng.integers(90, 170, 3), np.float32)
-    img += rng.normal(0, 12, img.shape)
+def _place(rng: np.random.Generator, objects: List[Dict[str, str]],
+           img_size: int) -> Optional[List[np.ndarray]]:
+    """Non-overlapping masks (1 px apart) with each centre on its ``side`` half, or None."""
     masks, taken = [], np.zeros((img_size, img_size), bool)
-    for color, shape in objects:
-        for _ in range(50):
-            size = int(rng.uniform(*size_range) * img_size)
-            c = rng.integers(size // 2 + 1, img_size - size // 2 - 1, 2)
-            mask = _draw(shape, size, (int(c[0]), int(c[1])), img_size)
+    half = img_size // 2
+    for obj in objects:
+        for _ in range(100):
+            size = int(rng.uniform(*SIZES[obj['size']]) * img_size)
+            r = size // 2
+            lo, hi = (r + 1, half - 1) if obj['side'] == 'left' else (half + 1, img_size - r - 2)
+            c = (int(rng.integers(lo, hi + 1)), int(rng.integers(r + 1, img_size - r - 1)))
+            mask = _draw(obj['shape'], size, c, img_size)
             grown = cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool)
             if not (grown & taken).any():
                 break
+        else:
+            return None
         taken |= mask.astype(bool)
-        rgb = np.array(COLORS[color], np.float32) + rng.normal(0, 12, 3)
-        img[mask.astype(bool)] = rgb
         masks.append(mask)
-    return np.clip(img, 0, 255).astype(np.uint8), masks
+    return masks
+
+
+def _random_object(rng: np.random.Generator, target: Dict[str, str]) -> Dict[str, str]:
+    """Random attributes, differing from ``target`` in at least two."""
+    while True:
+        obj = {a: str(v[rng.integers(len(v))]) for a, v in ATTRIBUTES.items()}
+        if sum(obj[a] != target[a] for a in ATTRIBUTES) >= 2:
+            return obj
+
+
+def _scene(rng: np.random.Generator, target: Dict[str, str], num_distractors: Tuple[int, int],
+           img_size: int, hard_fraction: float = 1.0
+           ) -> Tuple[np.ndarray, List[Dict[str, str]], List[np.ndarray]]:
+    """A scene of the target and distractors. A hard distractor (probability
+    ``hard_fraction``) differs from the target in one attribute, a different one for each;
+    the others are random objects. Returns the RGB image, the objects (target first) and
+    one mask per object."""
+    while True:
+        k = int(rng.integers(num_distractors[0], num_distractors[1] + 1))
+        objects = [target]
+        for attr in rng.choice(list(ATTRIBUTES), k, replace=False):
+            if rng.random() >= hard_fraction:
+                objects.append(_random_object(rng, target))
+                continue
+            others = [v for v in ATTRIBUTES[attr] if v != target[attr]]
+            objects.append(dict(target, **{str(attr): others[rng.integers(len(others))]}))
+        masks = _place(rng, objects, img_size)
+        if masks is not None:
+            break
+    img = np.full((img_size, img_size, 3), rng.integers(90, 170, 3), np.float32)
+    img += rng.normal(0, 12, img.shape)
+    for obj, mask in zip(objects, masks):
+        img[mask.astype(bool)] = np.array(COLORS[obj['color']], np.float32) + rng.normal(0, 12, 3)
+    return np.clip(img, 0, 255).astype(np.uint8), objects, masks
 
 
 def generate_region_pairs(data_root: str, split: str, num_pairs: int, img_size: int = 64,
-                          num_distractors: Tuple[int, int] = (1, 2),
-                          size_range: Tuple[float, float] = (0.22, 0.38),
+                          num_distractors: Tuple[int, int] = (2, 3), hard_fraction: float = 1.0,
                           seed: int = 0) -> str:
-    """Write ``num_pairs`` procedural pairs of ``split``; returns the json path."""
+    """Write ``num_pairs`` procedural pairs of ``split``; returns the json path.
+
+    ``hard_fraction`` is the probability that a distractor differs from the target in one
+    attribute only (else it is a random object differing in two or more).
+    """
     rng = np.random.default_rng([seed, {'train': 0, 'val': 1, 'test': 2}.get(split, 3)])
     combos = [(c, s) for c in COLORS for s in SHAPES]
     categories = [dict(id=i + 1, name=f'{c} {s}') for i, (c, s) in enumerate(combos)]
     os.makedirs(osp.join(data_root, 'images'), exist_ok=True)
     images, annotations, pairs = [], [], []
     for p in range(num_pairs):
-        target = combos[rng.integers(len(combos))]
-        hard = [c for c in combos if c != target and (c[0] == target[0] or c[1] == target[1])]
+        target = {a: str(v[rng.integers(len(v))]) for a, v in ATTRIBUTES.items()}
         ann_ids = []
         for _ in range(2):
-            k = int(rng.integers(num_distractors[0], num_distractors[1] + 1))
-            others = [hard[i] for i in rng.choice(len(hard), k, replace=False)]
-            objects = [target] + others
-            img, masks = _scene(rng, objects, img_size, size_range)
+            img, objects, masks = _scene(rng, target, num_distractors, img_size, hard_fraction)
             image_id = len(images) + 1
             name = f'{split}_{image_id:06d}.png'
             cv2.imwrite(osp.join(data_root, 'images', name), img[..., ::-1])
             images.append(dict(id=image_id, file_name=name, height=img_size, width=img_size))
-            for (color, shape), mask in zip(objects, masks):
+            for obj, mask in zip(objects, masks):
                 rle = rle_encode(mask)
                 ys, xs = np.nonzero(mask)
                 annotations.append(dict(
                     id=len(annotations) + 1, image_id=image_id, iscrowd=0,
-                    category_id=combos.index((color, shape)) + 1, segmentation=rle,
-                    area=rle_area(rle), caption=f'the {color} {shape}',
-                    bbox=[int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1,
-                          int(np.ptp(ys)) + 1]))
+                    category_id=combos.index((obj['color'], obj['shape'])) + 1,
+                    segmentation=rle, area=rle_area(rle), caption=caption_of(obj),
+                    attributes=obj, bbox=[int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1,
+                                          int(np.ptp(ys)) + 1]))
             ann_ids.append(annotations[-len(objects)]['id'])
-        pairs.append(dict(id=p + 1, ann1=ann_ids[0], ann2=ann_ids[1],
-                          caption=f'the {target[0]} {target[1]}'))
-    info = dict(generator='cissreg.region_pairs', version=1, split=split, num_pairs=num_pairs,
-                img_size=img_size, seed=seed, num_distractors=list(num_distractors),
-                size_range=list(size_range))
+        # the attribute-swapped caption names a distractor of scene 2 that differs from the
+        # target in one attribute (a random attribute changed when there is none)
+        near = [o for o in objects[1:] if sum(o[a] != target[a] for a in ATTRIBUTES) == 1]
+        if near:
+            distractor = near[rng.integers(len(near))]
+        else:
+            attr = list(ATTRIBUTES)[rng.integers(len(ATTRIBUTES))]
+            others = [v for v in ATTRIBUTES[attr] if v != target[attr]]
+            distractor = dict(target, **{attr: others[rng.integers(len(others))]})
+        pairs.append(dict(id=p + 1, ann1=ann_ids[0], ann2=ann_ids[1], caption=caption_of(target),
+                          swapped_caption=caption_of(distractor)))
+    info = dict(generator='cissreg.region_pairs', version=GENERATOR_VERSION, split=split,
+                num_pairs=num_pairs, img_size=img_size, seed=seed,
+                num_distractors=list(num_distractors), hard_fraction=hard_fraction)
     path = osp.join(data_root, f'{split}.json')
     fd, tmp = tempfile.mkstemp(dir=data_root, suffix='.json.tmp')
     with os.fdopen(fd, 'w') as f:
@@ -118,6 +178,17 @@ def generate_region_pairs(data_root: str, split: str, num_pairs: int, img_size: 
                        categories=categories, pairs=pairs), f)
     os.replace(tmp, path)
     return path
+
+
+CAPTION_MODES = ('true', 'shuffled', 'swapped')
+
+
+def derangement(n: int, seed: int = 0) -> np.ndarray:
+    """A fixed permutation of ``range(n)`` without fixed points (n >= 2)."""
+    order = np.random.default_rng(seed).permutation(n)
+    perm = np.empty(n, np.int64)
+    perm[order] = np.roll(order, -1)
+    return perm
 
 
 @DATASETS.register_module()
@@ -136,22 +207,34 @@ class RegionPairDataset(BaseDataset):
         num_pairs (int): Pairs to generate. Defaults to 400.
         img_size (int): Generated image side. Defaults to 64.
         seed (int): Generator seed. Defaults to 0.
+        hard_fraction (float): Probability that a generated distractor differs from the
+            target in one attribute only (else it is a random object). Defaults to 1.0.
+        caption_mode (str): Which caption each pair gets, for text-sensitivity checks:
+            ``'true'`` (its own), ``'shuffled'`` (another pair's, a fixed derangement) or
+            ``'swapped'`` (the json's ``swapped_caption``: one attribute changed so that it
+            names a distractor of scene 2). Defaults to ``'true'``.
         **kwargs: ``BaseDataset`` arguments (``test_mode``, ``indices``, ...).
     """
 
     def __init__(self, data_root: str, split: str = 'train', pipeline: Sequence = (),
                  generate: bool = True, num_pairs: int = 400, img_size: int = 64,
-                 seed: int = 0, **kwargs) -> None:
+                 seed: int = 0, hard_fraction: float = 1.0, caption_mode: str = 'true',
+                 **kwargs) -> None:
+        if caption_mode not in CAPTION_MODES:
+            raise ValueError(f'caption_mode must be one of {CAPTION_MODES}, got {caption_mode!r}')
         self.split = split
+        self.caption_mode = caption_mode
         ann_file = osp.join(data_root, f'{split}.json')
         if generate:
-            params = dict(num_pairs=num_pairs, img_size=img_size, seed=seed)
+            params = dict(num_pairs=num_pairs, img_size=img_size, seed=seed,
+                          hard_fraction=hard_fraction)
             if not osp.isfile(ann_file):
                 generate_region_pairs(data_root, split, **params)
             else:
                 with open(ann_file) as f:
                     info = json.load(f).get('info', {})
-                diff = {k: (info.get(k), v) for k, v in params.items() if info.get(k) != v}
+                expected = dict(params, version=GENERATOR_VERSION)
+                diff = {k: (info.get(k), v) for k, v in expected.items() if info.get(k) != v}
                 if diff:
                     raise ValueError(f'{ann_file} was generated with other parameters '
                                      f'(on disk, requested): {diff}; delete it or set data_root')
@@ -170,11 +253,21 @@ class RegionPairDataset(BaseDataset):
         images = {im['id']: im for im in coco['images']}
         anns = {a['id']: a for a in coco['annotations']}
         img_dir = osp.join(self.data_root, 'images')
+        pairs = coco['pairs']
+        captions = [pair['caption'] for pair in pairs]
+        if self.caption_mode == 'shuffled' and len(pairs) > 1:
+            captions = [captions[i] for i in derangement(len(pairs))]
+        elif self.caption_mode == 'swapped':
+            missing = [pair['id'] for pair in pairs if 'swapped_caption' not in pair]
+            if missing:
+                raise KeyError(f"{self.ann_file}: pairs {missing[:5]} have no 'swapped_caption' "
+                               "(needed by caption_mode='swapped')")
+            captions = [pair['swapped_caption'] for pair in pairs]
         data = []
-        for pair in coco['pairs']:
+        for pair, caption in zip(pairs, captions):
             a1, a2 = anns[pair['ann1']], anns[pair['ann2']]
             data.append(dict(
-                sample_id=pair['id'], caption=pair['caption'],
+                sample_id=pair['id'], caption=caption,
                 img1_path=osp.join(img_dir, images[a1['image_id']]['file_name']),
                 img2_path=osp.join(img_dir, images[a2['image_id']]['file_name']),
                 segm1=a1['segmentation'], segm2=a2['segmentation']))

@@ -1,6 +1,6 @@
 # Pseudo-Gumbel at the reference recipe's scale: InternVL2.5-4B-sized parts (InternViT-300M-like
-# vision tower at 448 px / 14 px patches, Qwen2.5-3B-like LM with LoRA r=128, 64 caption tokens) and
-# SAM2 hiera-large grounding (frozen image encoder at 1024 px, trained mask decoder, the [SEG]
+# vision tower at 448 px / 14 px patches, Qwen2.5-3B-like LM with LoRA r=128, 64 caption tokens)
+# and SAM2 hiera-large grounding (frozen image encoder at 1024 px, trained mask decoder, the [SEG]
 # embedding as a sparse prompt, as Sa2VA) on RefCOCO-style data (refs json + COCO instances)
 # from a local folder. With local weights set the `pretrained` keys, `sam2_weights` and the
 # tokenizer path (local files only, nothing downloads); without them the model still builds
@@ -20,6 +20,10 @@ batch_size = 2
 lr = 4e-5
 
 tokenizer = dict(path=weights, words=None)
+# the reference recipe's segmentation turn (two [SEG]; the mask prompt is the last one's
+# hidden state), after the image block
+segment_template = 'Please segment: {text} [SEG]<|end|> <|assistant|> It is [SEG].'
+segment_image_tokens = True
 # transformers Sam2Config of sam2.1_hiera_l (the rest is transformers' default); with
 # `sam2_weights` set the folder's own config.json is used instead
 sam2_hiera_large = None if sam2_weights else dict(vision_config=dict(
@@ -43,9 +47,14 @@ model = dict(
                         intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
                         num_key_value_heads=2, max_position_embeddings=32768,
                         tie_word_embeddings=True)),
-        lora=dict(r=128, lora_alpha=256, lora_dropout=0.05, modules_to_save=None,
+        # LoRA freezes the embedding table: the rows of the tokens added to the tokenizer
+        # ([SEG], <vp> ...) train through peft's trainable_token_indices (train_added_tokens)
+        lora=dict(_delete_=True, r=128, lora_alpha=256, lora_dropout=0.05, modules_to_save=None,
                   target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj',
                                   'up_proj', 'down_proj']),
+        train_added_tokens=True,
+        segment_template=segment_template,
+        segment_image_tokens=segment_image_tokens,
         projector_hidden=2048),
     grounding_encoder=dict(type='Sam2GroundingEncoder', pretrained=sam2_weights,
                            config=sam2_hiera_large, frozen=True, _delete_=True),
@@ -72,3 +81,6 @@ optim_wrapper = dict(optimizer=dict(lr=lr))
 default_hooks = dict(
     train_mode=dict(switch_epoch=warmup_epochs),
     ema_teacher=dict(momentum=0.999, warmup_iters=100, begin_epoch=warmup_epochs))
+# RefCOCO has no swapped captions: no text-sensitivity hook (shuffled captions can be checked
+# with `caption_mode_miou` on a dataset that takes `caption_mode`)
+custom_hooks = []

@@ -7,6 +7,7 @@ import torch
 from _reference import require
 from mmengine.registry import init_default_scope
 
+from cissreg.datasets.region_pair_dataset import derangement
 from cissreg.registry import DATASETS
 from cissreg.utils.rle import rle_decode
 
@@ -15,9 +16,10 @@ from cissreg.utils.rle import rle_decode
 def _cissreg_scope():
     init_default_scope('cissreg')
 
+
 PIPE = lambda tok: [  # noqa: E731
     dict(type='LoadRegionPair'), dict(type='ResizeRegionPair', size=32),
-    dict(type='TokenizeCaption', tokenizer=dict(path=tok), max_len=6), dict(type='PackRegionPair')
+    dict(type='TokenizeCaption', tokenizer=dict(path=tok), max_len=10), dict(type='PackRegionPair')
 ]
 
 
@@ -35,19 +37,36 @@ def test_procedural_pairs_written_once_and_loaded(tmp_path):
         assert np.array_equal(m, rle_decode(ann['segmentation']))
         assert int(m.sum()) == ann['area'] > 0
     anns = {a['id']: a for a in coco['annotations']}
-    for pair in coco['pairs']:  # same object (category, caption), two different scenes
+    scene_anns = {}
+    for ann in coco['annotations']:
+        scene_anns.setdefault(ann['image_id'], []).append(ann)
+    for pair in coco['pairs']:  # same object (attributes, caption), two different scenes
         a1, a2 = anns[pair['ann1']], anns[pair['ann2']]
-        assert a1['category_id'] == a2['category_id'] and a1['image_id'] != a2['image_id']
+        assert a1['attributes'] == a2['attributes'] and a1['image_id'] != a2['image_id']
         assert a1['caption'] == a2['caption'] == pair['caption']
+        for target in (a1, a2):  # every distractor differs from the target in one attribute
+            others = [a for a in scene_anns[target['image_id']] if a['id'] != target['id']]
+            assert 2 <= len(others) <= 3
+            diffs = [[k for k in a['attributes'] if a['attributes'][k] != target['attributes'][k]]
+                     for a in others]
+            assert all(len(d) == 1 for d in diffs) and len({d[0] for d in diffs}) == len(diffs)
+            for a in scene_anns[target['image_id']]:  # the side is the half of the centre
+                x, _, w, _ = a['bbox']
+                assert (x + w / 2 < 24.5) == (a['attributes']['side'] == 'left')
+        # the swapped caption names exactly one object of scene 2, a distractor
+        named = [a for a in scene_anns[a2['image_id']] if a['caption'] == pair['swapped_caption']]
+        assert len(named) == 1 and named[0]['id'] != a2['id']
     s = ds[0]
     assert s['img1'].shape == (3, 32, 32) and s['img1'].dtype == torch.uint8
     assert s['mask2'].shape == (32, 32) and set(s['mask2'].unique().tolist()) <= {0.0, 1.0}
     assert s['mask1'].sum() > 0 and s['mask2'].sum() > 0
     tok = ds.pipeline.transforms[2]._tokenizer
-    assert tok.decode(s['caption_ids'][:3]) == coco['pairs'][0]['caption']
-    assert s['caption_ids'][3] == tok.eos_token_id and s['caption_ids'][4] == tok.pad_token_id
+    caption = coco['pairs'][0]['caption']
+    assert len(caption.split()) == 7
+    assert tok.decode(s['caption_ids'][:7]) == caption
+    assert s['caption_ids'][7] == tok.eos_token_id and s['caption_ids'][8] == tok.pad_token_id
     # the object under mask1 has the caption's colour
-    color = {'red': 0, 'green': 1, 'blue': 2}.get(coco['pairs'][0]['caption'].split()[1])
+    color = {'red': 0, 'green': 1, 'blue': 2}.get(caption.split()[2])
     if color is not None:
         pix = s['img1'][:, s['mask1'].bool()].float().mean(1)
         assert int(pix.argmax()) == color
@@ -57,6 +76,29 @@ def test_procedural_pairs_written_once_and_loaded(tmp_path):
     with pytest.raises(ValueError, match='num_pairs'):
         DATASETS.build(dict(type='RegionPairDataset', data_root=str(root), num_pairs=6,
                             img_size=48))
+
+
+def test_caption_modes_shuffle_and_swap(tmp_path):
+    root = str(tmp_path / 'pairs')
+    build = lambda mode: DATASETS.build(dict(  # noqa: E731
+        type='RegionPairDataset', data_root=root, split='val', num_pairs=6, img_size=48,
+        caption_mode=mode))
+    infos = lambda ds: [ds.get_data_info(i) for i in range(len(ds))]  # noqa: E731
+    true, shuffled = infos(build('true')), infos(build('shuffled'))
+    swapped = infos(build('swapped'))
+    captions = [d['caption'] for d in true]
+    moved = [d['caption'] for d in shuffled]
+    perm = derangement(6)
+    assert sorted(perm.tolist()) == list(range(6)) and (perm != np.arange(6)).all()
+    assert moved == [captions[i] for i in perm]
+    coco = json.loads((tmp_path / 'pairs' / 'val.json').read_text())
+    assert [d['caption'] for d in swapped] == [
+        p['swapped_caption'] for p in coco['pairs']]
+    for t, w in zip(captions, [d['caption'] for d in swapped]):
+        assert sum(a != b for a, b in zip(t.split(), w.split())) == 1  # one attribute changed
+    assert shuffled[0]['segm2'] == true[0]['segm2']  # only the text moves
+    with pytest.raises(ValueError, match="caption_mode must be one of .*'typo'"):
+        build('typo')
 
 
 def test_refcoco_style_loader(tmp_path):

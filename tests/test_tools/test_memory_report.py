@@ -24,7 +24,7 @@ model = dict(
                                               num_hidden_layers=1, image_size=32)),
               language_model=dict(config=dict(hidden_size=32, intermediate_size=64,
                                               num_attention_heads=2, num_key_value_heads=2)),
-              lora=dict(r=2, lora_alpha=4, target_modules=['q_proj', 'v_proj'])),
+              lora=dict(_delete_=True, r=2, lora_alpha=4, target_modules=['q_proj', 'v_proj'])),
     grounding_encoder=dict(channels=8, num_downs=1),
     mask_decoder=dict(in_channels=8, channels=8, upsample=2))
 pipeline = [dict(type='LoadRegionPair'), dict(type='ResizeRegionPair', size=32),

@@ -15,6 +15,10 @@ class TrainModeSwitchHook(Hook):
     epoch ``switch_epoch`` (the self-training teacher starts from the warmed-up student; a
     run resumed later keeps the checkpoint's teacher).
 
+    After each iteration the logged losses are those of this iteration only: a loss of the
+    other mode (e.g. the warm-up's ``loss_caption``) is dropped from the message hub instead
+    of being printed as a stale window average.
+
     Args:
         switch_epoch (int): First epoch (0-based) of the ``after`` mode.
         before (str): Mode before the switch. Defaults to ``'supervised'``.
@@ -42,3 +46,12 @@ class TrainModeSwitchHook(Hook):
         model.train_mode = mode
         if self.sync_teacher and runner.epoch == self.switch_epoch:
             model.teacher.copy_from(model.student)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Drop logged ``train/loss*`` scalars that this iteration did not compute."""
+        if not outputs:
+            return
+        scalars = runner.message_hub.log_scalars
+        for key in [k for k in scalars if k.startswith('train/loss')]:
+            if key[len('train/'):] not in outputs:
+                del scalars[key]

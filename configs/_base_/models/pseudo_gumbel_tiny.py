@@ -1,7 +1,9 @@
-# A tiny, randomly initialised region MLLM for Pseudo-Gumbel (CPU, no download): a 2-layer
-# CLIP vision tower on 64 px images (8 px patches -> an 8 x 8 grid), a 2-layer Llama with LoRA
-# on every projection, a small conv grounding encoder and prompt mask decoder. The method
-# config sets the tokenizer (path and vocabulary).
+# A tiny, randomly initialised region MLLM for Pseudo-Gumbel (CPU, no download): a frozen
+# 2-layer CLIP vision tower on 64 px images (8 px patches -> an 8 x 8 grid), a 2-layer Llama
+# trained fully with its embedding table (no LoRA: a random LM has no pretrained weights for
+# LoRA to preserve), a small conv grounding encoder (trained: unlike the reference's SAM2
+# encoder it starts random, so freezing it would keep random features) and a prompt mask
+# decoder with coordinate channels. The method config sets the tokenizer.
 model = dict(
     type='PseudoGumbelSegmentor',
     mllm=dict(
@@ -16,13 +18,10 @@ model = dict(
                         max_position_embeddings=512, tie_word_embeddings=False),
             attn_implementation='sdpa'),
         tokenizer=dict(path=None, words=None),
-        # the random LM's output head trains too (modules_to_save): with a frozen random head
-        # the caption loss fell 3.1 -> 2.1 in 190 steps, with it 3.1 -> 0.64 in 80
-        lora=dict(r=16, lora_alpha=32, lora_dropout=0.0, modules_to_save=['lm_head'],
-                  target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj',
-                                  'up_proj', 'down_proj'])),
+        lora=None),
     grounding_encoder=dict(type='ConvGroundingEncoder', channels=32, num_downs=2),
-    mask_decoder=dict(type='PromptMaskDecoder', in_channels=32, channels=32, upsample=4),
+    mask_decoder=dict(type='PromptMaskDecoder', in_channels=32, channels=32, upsample=4,
+                      with_coords=True),
     prompt_dim=64,
     token_masker=dict(type='RandomTokenMasker', mask_ratio=0.25),
     gumbel=dict(type='TopKGumbelSoftmax', tau=0.7, k=128, hard=True),

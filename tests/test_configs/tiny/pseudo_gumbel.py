@@ -84,9 +84,12 @@ def make_tiny(cfg: Config, tmp_path) -> Config:
 
 
 def check(runner, cfg) -> None:
-    """Stage 2 ran (its mode is set, the teacher was updated) and RIS metrics were logged."""
+    """Stage 2 ran (its mode is set, the teacher was updated) and RIS metrics (with the
+    text-sensitivity ones where the config has the hook) were logged."""
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     assert model.train_mode == cfg.default_hooks.train_mode.after
     assert int(model.teacher.num_updates) == 1
     scalars = runner.message_hub.log_scalars
     assert 'val/ris/mIoU' in scalars and 'val/ris/oIoU' in scalars
+    if any(h['type'] == 'TextSensitivityHook' for h in cfg.get('custom_hooks', [])):
+        assert 'val/ris/mIoU_shuffled' in scalars and 'val/ris/text_gap' in scalars

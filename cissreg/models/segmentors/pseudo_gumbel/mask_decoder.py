@@ -17,6 +17,15 @@ def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.GroupNorm(1, cout), nn.GELU())
 
 
+def coord_channels(feats: Tensor) -> Tensor:
+    """[B, C, h, w] -> [B, 2, h, w]: x then y of each cell centre, scaled to [-1, 1]."""
+    b, _, h, w = feats.shape
+    ys = (torch.arange(h, device=feats.device, dtype=feats.dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=feats.device, dtype=feats.dtype) + 0.5) / w * 2 - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing='xy'))
+    return grid.expand(b, -1, -1, -1)
+
+
 @MODELS.register_module()
 class ConvGroundingEncoder(nn.Module):
     """Small conv image encoder: [B, 3, H, W] -> [B, C, H / 2**num_downs, W / 2**num_downs].
@@ -42,21 +51,25 @@ class ConvGroundingEncoder(nn.Module):
 class PromptMaskDecoder(nn.Module):
     """Mask logits from image features and one prompt embedding per image.
 
-    The prompt modulates the features (FiLM: ``x * (1 + gamma) + beta``), two convs refine
-    them, and the mask logit of a cell is the scaled dot product of the refined feature with
-    a query projected from the prompt, upsampled bilinearly by ``upsample``.
+    With ``with_coords`` two channels of normalised x / y coordinates in [-1, 1] join the
+    features first (so a prompt can select by position, e.g. "on the left"). The prompt
+    modulates the features (FiLM: ``x * (1 + gamma) + beta``), two convs refine them, and
+    the mask logit of a cell is the scaled dot product of the refined feature with a query
+    projected from the prompt, upsampled bilinearly by ``upsample``.
 
     Args:
         in_channels (int): ``C`` of the image features.
         prompt_dim (int): ``P`` of the prompt embedding.
         channels (int): Hidden channels. Defaults to 64.
         upsample (int): Output size / feature size. Defaults to 4.
+        with_coords (bool): Append the coordinate channels. Defaults to True.
     """
 
     def __init__(self, in_channels: int, prompt_dim: int, channels: int = 64,
-                 upsample: int = 4) -> None:
+                 upsample: int = 4, with_coords: bool = True) -> None:
         super().__init__()
-        self.inp = nn.Conv2d(in_channels, channels, 1)
+        self.with_coords = with_coords
+        self.inp = nn.Conv2d(in_channels + 2 * with_coords, channels, 1)
         self.film = nn.Linear(prompt_dim, 2 * channels)
         self.refine = nn.Sequential(_conv(channels, channels, 1), _conv(channels, channels, 1))
         self.query = nn.Linear(prompt_dim, channels)
@@ -74,6 +87,8 @@ class PromptMaskDecoder(nn.Module):
             Tensor: Mask logits [B, h * upsample, w * upsample].
         """
         gamma, beta = self.film(prompt)[:, :, None, None].chunk(2, dim=1)
+        if self.with_coords:
+            image_feats = torch.cat([image_feats, coord_channels(image_feats)], 1)
         x = self.inp(image_feats)
         x = self.refine(x * (1 + gamma) + beta)
         q = self.query(prompt)[:, :, None, None]
@@ -82,4 +97,3 @@ class PromptMaskDecoder(nn.Module):
             logits = F.interpolate(logits, scale_factor=self.upsample, mode='bilinear',
                                    align_corners=False)
         return logits.squeeze(1)
-

@@ -10,6 +10,10 @@ from transformers import (AutoConfig, AutoModelForCausalLM, CLIPVisionConfig, CL
 from cissreg.registry import MODELS
 from cissreg.utils.word_tokenizer import MLLM_SPECIAL_TOKENS, load_or_build_word_tokenizer
 
+DEFAULT_SEGMENT_TEMPLATE = 'please segment {text} [SEG]'
+# the reference recipe's segmentation turn (its chat roles as plain tokens)
+REFERENCE_SEGMENT_TEMPLATE = 'Please segment: {text} [SEG]<|end|> <|assistant|> It is [SEG].'
+
 VISION_ENCODERS = {
     'CLIPVisionModel': (CLIPVisionModel, CLIPVisionConfig),
     'SiglipVisionModel': (SiglipVisionModel, SiglipVisionConfig),
@@ -60,9 +64,20 @@ class RegionMLLM(nn.Module):
 
         <s> <img> <IMG_CONTEXT>*N </img> <vp> <IMG_CONTEXT>*K </vp> {caption_instruction}
 
-    Segmentation prompt (``text`` is given as embeddings, e.g. Gumbel-softmax rows)::
+    Segmentation prompt (``text`` is given as embeddings, e.g. Gumbel-softmax rows), with
+    ``segment_template`` after the image block::
 
-        <s> <img> <IMG_CONTEXT>*N </img> {segment_instruction} {text} [SEG]
+        <s> <img> <IMG_CONTEXT>*N </img> {segment_template with {text} filled in}
+
+    With ``segment_image_tokens=False`` the image block is left out (``<s>`` then the
+    template): ``[SEG]`` then depends on the text alone and the mask decoder does all the
+    grounding on its own image features.
+
+    The default template ``'please segment {text} [SEG]'`` ends on one ``[SEG]`` right after
+    the text. :data:`REFERENCE_SEGMENT_TEMPLATE` is the reference recipe's chat turn, ``Please
+    segment: {text} [SEG]<|end|> <|assistant|> It is [SEG].``, with two ``[SEG]`` tokens. The
+    mask prompt is the last-layer hidden state at the template's last ``[SEG]`` (the
+    assistant's answer in the chat form).
 
     Args:
         vision_encoder (dict): ``dict(type='CLIPVisionModel' | 'SiglipVisionModel',
@@ -74,13 +89,22 @@ class RegionMLLM(nn.Module):
             :func:`load_or_build_word_tokenizer` (a real LM's tokenizer folder works; the
             MLLM tokens are added when missing).
         lora (dict, optional): peft ``LoraConfig`` kwargs (``r``, ``lora_alpha``,
-            ``target_modules``, ``lora_dropout``, ``modules_to_save``); None trains the LM
-            fully.
+            ``target_modules``, ``lora_dropout``, ``modules_to_save``,
+            ``trainable_token_indices``); None trains the LM fully.
+        train_added_tokens (bool): With ``lora``, make the embedding rows of the MLLM tokens
+            this class adds to the tokenizer (``[SEG]``, ``<vp>`` ...: new rows, randomly
+            initialised) trainable through peft's ``trainable_token_indices``, added to any
+            the ``lora`` dict lists; LoRA alone would keep them frozen at random values.
+            Defaults to True.
         projector_hidden (int, optional): Hidden width of the two-layer MLP projector.
             Defaults to the LM width.
         freeze_vision_encoder (bool): Defaults to True.
         caption_instruction (str): Defaults to ``'describe this region'``.
-        segment_instruction (str): Defaults to ``'please segment'``.
+        segment_image_tokens (bool): Put the image block in the segmentation prompt, as the
+            reference recipe does. Defaults to True.
+        segment_template (str): Segmentation prompt after the image block, with one
+            ``{text}`` followed by at least one ``[SEG]``. Defaults to
+            :data:`DEFAULT_SEGMENT_TEMPLATE`.
     """
 
     def __init__(self,
@@ -88,10 +112,12 @@ class RegionMLLM(nn.Module):
                  language_model: dict,
                  tokenizer: dict,
                  lora: Optional[dict] = None,
+                 train_added_tokens: bool = True,
                  projector_hidden: Optional[int] = None,
                  freeze_vision_encoder: bool = True,
                  caption_instruction: str = 'describe this region',
-                 segment_instruction: str = 'please segment') -> None:
+                 segment_image_tokens: bool = True,
+                 segment_template: Optional[str] = None) -> None:
         super().__init__()
         tok = load_or_build_word_tokenizer(**tokenizer)
         missing = [t for t in MLLM_SPECIAL_TOKENS if t not in tok.get_vocab()]
@@ -106,8 +132,13 @@ class RegionMLLM(nn.Module):
         lm = build_causal_lm(len(tok), **language_model)
         if attn is not None:
             lm.set_attn_implementation(attn)
+        self.added_token_ids = tok.convert_tokens_to_ids(missing)
         if lora is not None:
             from peft import LoraConfig, get_peft_model
+            lora = dict(lora)
+            if train_added_tokens and self.added_token_ids:
+                rows = list(lora.get('trainable_token_indices') or [])
+                lora['trainable_token_indices'] = sorted(set(rows) | set(self.added_token_ids))
             lm = get_peft_model(lm, LoraConfig(task_type='CAUSAL_LM', **lora))
         self.lm = lm
         if freeze_vision_encoder:
@@ -116,7 +147,7 @@ class RegionMLLM(nn.Module):
         vcfg = self.vision_encoder.config
         self.grid = vcfg.image_size // vcfg.patch_size
         self.image_size = vcfg.image_size
-        width = lm.get_input_embeddings().embedding_dim
+        width = lm.get_input_embeddings().weight.shape[1]
         hidden = projector_hidden or width
         self.projector = nn.Sequential(
             nn.LayerNorm(vcfg.hidden_size), nn.Linear(vcfg.hidden_size, hidden), nn.GELU(),
@@ -127,13 +158,30 @@ class RegionMLLM(nn.Module):
         self.img_ids = (ids('<img>'), ids('</img>'))
         self.vp_ids = (ids('<vp>'), ids('</vp>'))
         self.caption_instruction = tok.encode(caption_instruction, add_special_tokens=False)
-        self.segment_instruction = tok.encode(segment_instruction, add_special_tokens=False)
+        self.segment_image_tokens = segment_image_tokens
+        self.segment_template = segment_template or DEFAULT_SEGMENT_TEMPLATE
+        self.segment_prefix, self.segment_suffix = self._parse_template(self.segment_template)
+        # offset of the [SEG] whose hidden state prompts the mask decoder, from the suffix start
+        self.seg_offset = max(i for i, t in enumerate(self.segment_suffix) if t == self.seg_id)
+
+    def _parse_template(self, template: str) -> Tuple[list, list]:
+        """``template`` -> (ids before ``{text}``, ids after it); checks its form."""
+        if template.count('{text}') != 1:
+            raise ValueError(f'segment_template must contain {{text}} exactly once, got '
+                             f'{template!r}')
+        before, after = template.split('{text}')
+        prefix = self.tokenizer.encode(before.strip(), add_special_tokens=False)
+        suffix = self.tokenizer.encode(after.strip(), add_special_tokens=False)
+        if self.seg_id not in suffix:
+            raise ValueError(f'segment_template must have a [SEG] after {{text}}, got '
+                             f'{template!r}')
+        return prefix, suffix
 
     # ---- pieces -------------------------------------------------------------------------
     @property
     def hidden_size(self) -> int:
         """Width ``D`` of the LM's token embeddings / hidden states."""
-        return self.lm.get_input_embeddings().embedding_dim
+        return self.lm.get_input_embeddings().weight.shape[1]
 
     @property
     def vocab_size(self) -> int:
@@ -258,17 +306,22 @@ class RegionMLLM(nn.Module):
             Tensor: [B, D] last-layer hidden state at ``[SEG]``.
         """
         b, n = len(images), self.grid * self.grid
-        prefix = ([self.bos_id, self.img_ids[0]] + [self.ctx_id] * n + [self.img_ids[1]]
-                  + self.segment_instruction)
+        image_block = [self.img_ids[0]] + [self.ctx_id] * n + [self.img_ids[1]]
+        prefix = ([self.bos_id] + (image_block if self.segment_image_tokens else [])
+                  + self.segment_prefix)
         ids = torch.tensor(prefix, device=images.device).expand(b, -1)
-        prefix_embeds = self._fill_context(ids, self.image_tokens(images).flatten(0, 1))
-        seg = self.embed_ids(ids.new_full((b, 1), self.seg_id))
-        embeds = torch.cat([prefix_embeds, text_embeds.to(prefix_embeds.dtype), seg], 1)
-        ones = valid.new_ones((b, len(prefix)), dtype=torch.long)
-        mask = torch.cat([ones, valid.long(), ones[:, :1]], 1)
+        if self.segment_image_tokens:
+            prefix_embeds = self._fill_context(ids, self.image_tokens(images).flatten(0, 1))
+        else:
+            prefix_embeds = self.embed_ids(ids)
+        suffix = self.embed_ids(torch.tensor(self.segment_suffix, device=images.device)
+                                .expand(b, -1))
+        embeds = torch.cat([prefix_embeds, text_embeds.to(prefix_embeds.dtype), suffix], 1)
+        ones = valid.new_ones((b, len(prefix) + len(self.segment_suffix)), dtype=torch.long)
+        mask = torch.cat([ones[:, :len(prefix)], valid.long(), ones[:, len(prefix):]], 1)
         out = self.lm(inputs_embeds=embeds, attention_mask=mask,
                       position_ids=self.position_ids(mask), output_hidden_states=True)
-        return out.hidden_states[-1][:, -1]
+        return out.hidden_states[-1][:, len(prefix) + text_embeds.shape[1] + self.seg_offset]
 
     def trainable_groups(self) -> Sequence[Tuple[str, nn.Module]]:
         """Named parts for reports: vision encoder, projector, language model."""

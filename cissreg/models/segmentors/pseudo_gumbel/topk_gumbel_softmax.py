@@ -1,5 +1,6 @@
 """Step 4 of Pseudo-Gumbel: straight-through top-k Gumbel-softmax over the embedding rows."""
-from typing import Optional, Tuple
+import warnings
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -86,7 +87,10 @@ class TopKGumbelSoftmax(nn.Module):
 
     Args:
         tau (float): Softmax temperature. Defaults to 0.7.
-        k (int): Number of logits kept per position. Defaults to 128.
+        k (int): Number of logits kept per position (>= 1). Defaults to 128. With ``k=1``
+            the softmax over one logit is constant 1: the forward still picks the top id,
+            but no gradient reaches the logits (the Gumbel path is cut, as in ``hard_ids``);
+            the constructor warns.
         hard (bool): Straight-through one-hot forward; False returns the soft mixture.
             Defaults to True.
         mixing (str): ``'embedding_bag'`` (default), ``'sparse_mm'`` or ``'dense'``.
@@ -97,6 +101,12 @@ class TopKGumbelSoftmax(nn.Module):
         super().__init__()
         if tau <= 0:
             raise ValueError(f'TopKGumbelSoftmax: tau must be > 0, got {tau}')
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f'TopKGumbelSoftmax: k must be an int >= 1, got {k!r}')
+        if k == 1:
+            warnings.warn('TopKGumbelSoftmax(k=1): the softmax over a single logit is constant, '
+                          'so no gradient reaches the caption logits (the Gumbel path is off); '
+                          'use k >= 2 to train through it')
         if mixing not in MIXINGS:
             raise ValueError(f'TopKGumbelSoftmax: mixing must be one of {MIXINGS}, got {mixing!r}')
         self.tau = tau
@@ -105,7 +115,8 @@ class TopKGumbelSoftmax(nn.Module):
         self.mixing = mixing
 
     def forward(self, logits: Tensor, embedding: Tensor, noise: Optional[Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> Tensor:
+                generator: Optional[torch.Generator] = None,
+                return_ids: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """Mix embedding rows.
 
         Args:
@@ -115,9 +126,10 @@ class TopKGumbelSoftmax(nn.Module):
             noise (Tensor, optional): [B, T, k'] Gumbel noise (``k' = min(k, V)``); drawn
                 when None.
             generator (torch.Generator, optional): Generator of the drawn noise.
+            return_ids (bool): Also return the sampled ids (the argmax of ``y``) [B, T].
 
         Returns:
-            Tensor: [B, T, D] text embeddings.
+            Tensor | tuple[Tensor, Tensor]: [B, T, D] text embeddings (and the ids).
         """
         b, t, v = logits.shape
         k = min(self.k, v)
@@ -126,9 +138,11 @@ class TopKGumbelSoftmax(nn.Module):
             noise = gumbel_noise(top_vals.shape, top_vals.device, top_vals.dtype, generator)
         y_soft = F.softmax((top_vals + noise) / self.tau, dim=-1).reshape(b * t, k)
         top_ids = top_ids.reshape(b * t, k)
-        if not self.hard:
-            return sparse_topk_mix(y_soft, top_ids, embedding, self.mixing).view(b, t, -1)
         hard_ids = top_ids.gather(1, y_soft.argmax(dim=-1, keepdim=True)).squeeze(1)
-        soft = sparse_topk_mix(y_soft, top_ids, embedding.detach(), self.mixing)
-        out = F.embedding(hard_ids, embedding) + (soft - soft.detach())
-        return out.view(b, t, -1)
+        if not self.hard:
+            out = sparse_topk_mix(y_soft, top_ids, embedding, self.mixing)
+        else:
+            soft = sparse_topk_mix(y_soft, top_ids, embedding.detach(), self.mixing)
+            out = F.embedding(hard_ids, embedding) + (soft - soft.detach())
+        out = out.view(b, t, -1)
+        return (out, hard_ids.view(b, t)) if return_ids else out

@@ -7,10 +7,10 @@ from mmengine.config import Config
 from cissreg.registry import MODELS
 
 TINY_WORDS = ('the red green blue circle square triangle describe this region please '
-              'segment').split()
+              'segment it is').split()
 
 
-def tiny_model_cfg(tmp_path, **overrides) -> dict:
+def tiny_model_cfg(tmp_path, mllm_overrides=None, **overrides) -> dict:
     cfg = Config.fromfile('configs/_base_/models/pseudo_gumbel_tiny.py').model.to_dict()
     mllm = cfg['mllm']
     mllm['tokenizer'] = dict(path=str(tmp_path / 'tokenizer'), words=list(TINY_WORDS))
@@ -19,6 +19,7 @@ def tiny_model_cfg(tmp_path, **overrides) -> dict:
     mllm['language_model']['config'].update(hidden_size=32, intermediate_size=64,
                                             num_attention_heads=2, num_key_value_heads=2)
     mllm['lora'] = dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj'])
+    mllm.update(mllm_overrides or {})
     cfg.update(max_caption_len=6, prompt_dim=16,
                grounding_encoder=dict(type='ConvGroundingEncoder', channels=8, num_downs=1),
                mask_decoder=dict(type='PromptMaskDecoder', in_channels=8, channels=8,
@@ -27,9 +28,9 @@ def tiny_model_cfg(tmp_path, **overrides) -> dict:
     return cfg
 
 
-def build_tiny(tmp_path, **overrides):
+def build_tiny(tmp_path, mllm_overrides=None, **overrides):
     torch.manual_seed(0)
-    return MODELS.build(copy.deepcopy(tiny_model_cfg(tmp_path, **overrides)))
+    return MODELS.build(copy.deepcopy(tiny_model_cfg(tmp_path, mllm_overrides, **overrides)))
 
 
 def tiny_batch(model, b=3, size=32):
@@ -45,4 +46,3 @@ def tiny_batch(model, b=3, size=32):
     for i, c in enumerate(caps):
         ids[i, :len(c)] = torch.tensor(c)
     return dict(img1=img, mask1=masks, img2=img.flip(-1), mask2=masks.flip(-1), caption_ids=ids)
-

@@ -86,3 +86,19 @@ def test_seeded_noise_reproducible_and_k_capped_by_vocab():
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match='mixing'):
         TopKGumbelSoftmax(mixing='gather')
+
+
+@pytest.mark.parametrize('k', [0, -3, 2.0, True])
+def test_k_must_be_a_positive_int(k):
+    with pytest.raises(ValueError, match=f'k must be an int >= 1, got {k!r}'):
+        TopKGumbelSoftmax(k=k)
+
+
+def test_k_one_warns_and_really_cuts_the_logit_gradient():
+    logits, emb, _ = _inputs(k=1)
+    with pytest.warns(UserWarning, match='Gumbel path is off'):
+        gumbel = TopKGumbelSoftmax(k=1)
+    out = gumbel(logits, emb)
+    assert torch.equal(out.detach(), emb.detach()[logits.detach().argmax(-1)])
+    out.sum().backward()
+    assert torch.equal(logits.grad, torch.zeros_like(logits))
