@@ -5,7 +5,6 @@ Same config, data, class orders and run length for every row; seeds change the c
 
 * zero-shot: the pretrained tiny CLIP with ``raw_text_template`` prompts, no training;
 * NCM: nearest class mean (cosine) of frozen image features of each class's training images;
-* sequential prompts: the method without replay, hinge and stage 2 (fine-tuning the prompts);
 * w/o replay, w/o hinge: the method with one part removed;
 * full method; and, scored on the same trained run after every task: w/o stage 2 (the heads
   left out at inference: CLIP logits only) and additive fusion (the reference recipe's plain
@@ -15,6 +14,8 @@ Metrics (CILMetric, PyCIL definitions): Last (all-seen-class accuracy after the 
 Avg (mean over tasks of that accuracy), forgetting. Prints a markdown table (mean and every
 seed), the full method's accuracy matrix (accuracy on task j's classes after task t, mean
 over seeds), writes ``results.json`` in ``--work-dir`` and plots that matrix (``--plot``).
+Each seed's rows are cached in ``--work-dir`` (``--force`` recomputes), so the seeds may run
+in parallel (``--seeds 0`` etc.) before one last call prints the table.
 
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_baselines.py
 """
@@ -40,8 +41,6 @@ from cissreg.utils.task_split import task_class_ranges
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b4-inc4_shapes.py')
 VARIANTS = {
-    'sequential prompts': {'default_hooks.replay.samples_per_old_class': 0,
-                           'model.text_hinge_loss': None, 'model.second_stage_start_task': 99},
     'w/o replay': {'default_hooks.replay.samples_per_old_class': 0},
     'w/o hinge': {'model.text_hinge_loss': None},
     'full method': {},
@@ -188,26 +187,41 @@ def plot_matrix(matrices: List[List[List[float]]], seeds: List[int], path: str) 
     print(f'\nwrote {path}')
 
 
+def seed_rows(config: str, seed: int, work_dir: str, force: bool) -> Dict[str, dict]:
+    """Every row of one seed, cached in ``<work_dir>/seed<seed>/rows.json`` (so seeds can run
+    in parallel processes and one last call prints the table)."""
+    cache = osp.join(work_dir, f'seed{seed}', 'rows.json')
+    if osp.isfile(cache) and not force:
+        with open(cache) as f:
+            return json.load(f)
+    base = seeded_cfg(config, seed, osp.join(work_dir, f'seed{seed}'))
+    rows = untrained_rows(base)
+    for name, options in VARIANTS.items():
+        cfg = seeded_cfg(config, seed, osp.join(work_dir, f'seed{seed}',
+                                                name.replace(' ', '_').replace('/', '')))
+        cfg.merge_from_dict(options)
+        for row_name, row in trained_rows(name, cfg).items():
+            rows[row_name] = row
+            print(row_name, seed, {k: v for k, v in row.items() if k != 'acc_matrix'},
+                  flush=True)
+    with open(cache, 'w') as f:
+        json.dump(rows, f, indent=2)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEFAULT)
     parser.add_argument('--seeds', type=int, nargs='+', default=[1993, 0, 1])
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_baselines'))
     parser.add_argument('--plot', default=PLOT, help='accuracy-per-task figure (PNG)')
+    parser.add_argument('--force', action='store_true',
+                        help="recompute seeds whose rows are already in the work dir")
     args = parser.parse_args()
     table: Dict[str, Dict[int, Dict[str, float]]] = {}
     for seed in args.seeds:
-        base = seeded_cfg(args.config, seed, osp.join(args.work_dir, f'seed{seed}'))
-        for name, row in untrained_rows(base).items():
+        for name, row in seed_rows(args.config, seed, args.work_dir, args.force).items():
             table.setdefault(name, {})[seed] = row
-        for name, options in VARIANTS.items():
-            cfg = seeded_cfg(args.config, seed, osp.join(args.work_dir, f'seed{seed}',
-                                                         name.replace(' ', '_').replace('/', '')))
-            cfg.merge_from_dict(options)
-            for row_name, row in trained_rows(name, cfg).items():
-                table.setdefault(row_name, {})[seed] = row
-                print(row_name, seed, {k: v for k, v in row.items() if k != 'acc_matrix'},
-                      flush=True)
     print(f'\nMean (each seed; seeds {args.seeds}), %\n')
     print('| method | Last | Avg | forgetting |')
     print('|---|---|---|---|')
