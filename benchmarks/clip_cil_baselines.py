@@ -21,6 +21,7 @@ in parallel (``--seeds 0`` etc.) before one last call prints the table.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import time
 from typing import Dict, List
@@ -41,9 +42,9 @@ from cissreg.utils.task_split import task_class_ranges
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b4-inc4_shapes.py')
 VARIANTS = {
+    'full method': {},
     'w/o replay': {'default_hooks.replay.samples_per_old_class': 0},
     'w/o hinge': {'model.text_hinge_loss': None},
-    'full method': {},
 }
 SCORED = {  # rows scored on the full method's run: (fusion rule, alpha or None: the config's)
     'w/o stage 2 (heads unused at inference)': ('additive', 0.0),
@@ -187,16 +188,22 @@ def plot_matrix(matrices: List[List[List[float]]], seeds: List[int], path: str) 
     print(f'\nwrote {path}')
 
 
-def seed_rows(config: str, seed: int, work_dir: str, force: bool) -> Dict[str, dict]:
+def seed_rows(config: str, seed: int, work_dir: str, force: bool,
+              cached_only: bool = False) -> Dict[str, dict]:
     """Every row of one seed, cached in ``<work_dir>/seed<seed>/rows.json`` (so seeds can run
     in parallel processes and one last call prints the table)."""
     cache = osp.join(work_dir, f'seed{seed}', 'rows.json')
+    rows: Dict[str, dict] = {}
     if osp.isfile(cache) and not force:
         with open(cache) as f:
-            return json.load(f)
-    base = seeded_cfg(config, seed, osp.join(work_dir, f'seed{seed}'))
-    rows = untrained_rows(base)
+            rows = json.load(f)
+    if cached_only:
+        return rows
+    if 'zero-shot CLIP' not in rows:
+        rows.update(untrained_rows(seeded_cfg(config, seed, osp.join(work_dir, f'seed{seed}'))))
     for name, options in VARIANTS.items():
+        if name in rows:
+            continue
         cfg = seeded_cfg(config, seed, osp.join(work_dir, f'seed{seed}',
                                                 name.replace(' ', '_').replace('/', '')))
         cfg.merge_from_dict(options)
@@ -204,8 +211,9 @@ def seed_rows(config: str, seed: int, work_dir: str, force: bool) -> Dict[str, d
             rows[row_name] = row
             print(row_name, seed, {k: v for k, v in row.items() if k != 'acc_matrix'},
                   flush=True)
-    with open(cache, 'w') as f:
-        json.dump(rows, f, indent=2)
+        os.makedirs(osp.dirname(cache), exist_ok=True)
+        with open(cache, 'w') as f:  # after every run: an interrupted seed resumes
+            json.dump(rows, f, indent=2)
     return rows
 
 
@@ -217,15 +225,20 @@ def main() -> None:
     parser.add_argument('--plot', default=PLOT, help='accuracy-per-task figure (PNG)')
     parser.add_argument('--force', action='store_true',
                         help="recompute seeds whose rows are already in the work dir")
+    parser.add_argument('--cached-only', action='store_true',
+                        help='print the rows already computed, train nothing')
     args = parser.parse_args()
     table: Dict[str, Dict[int, Dict[str, float]]] = {}
     for seed in args.seeds:
-        for name, row in seed_rows(args.config, seed, args.work_dir, args.force).items():
+        for name, row in seed_rows(args.config, seed, args.work_dir, args.force,
+                                   args.cached_only).items():
             table.setdefault(name, {})[seed] = row
     print(f'\nMean (each seed; seeds {args.seeds}), %\n')
     print('| method | Last | Avg | forgetting |')
     print('|---|---|---|---|')
     for name, by_seed in table.items():
+        if any(s not in by_seed for s in args.seeds):
+            continue
         rows = [by_seed[s] for s in args.seeds]
         print(f'| {name} | {fmt([r["Last"] for r in rows])} | {fmt([r["Avg"] for r in rows])} '
               f'| {fmt([r["forgetting"] for r in rows])} |')

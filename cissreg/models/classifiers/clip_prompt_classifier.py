@@ -1,5 +1,5 @@
 """CLIP with class-specific prompts, Gaussian replay, hinge losses and per-task heads."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from cissreg.models.clip.frozen_weights import exclude_frozen_weights
 from cissreg.models.clip.lora import inject_vision_lora, lora_disabled
 from cissreg.registry import MODELS, TASK_UTILS
 from cissreg.utils.task_split import incremental_task_sizes
+
 from .clip_hard_pairs import HardPairMixin
 
 

@@ -9,6 +9,7 @@ model = dict(
     prompt_learner=dict(type='PromptLearner', n_ctx=4, update_old_text_prompts=False),
     replay_sampler=dict(type='GaussianFeatureSampler', shrinkage=0.0, ridge=1e-4),
     raw_text_template='{}.',  # the captions' bare form, "red star."
+    # threshold 0.0: every (old, new) pair qualifies, the 4 most similar are used
     text_hinge_loss=dict(type='HingeLoss', hard_pair_threshold=0.0, top_hard_pairs=4,
                          samples_per_pair=16, margin=0.1, loss_weight=1.0,
                          detach_old_text=True),

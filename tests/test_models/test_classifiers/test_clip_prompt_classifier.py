@@ -6,7 +6,6 @@ from _clip_cil_parts import NAMES, tiny_model_cfg
 
 from cissreg.registry import MODELS
 
-
 pytestmark = pytest.mark.usefixtures('cissreg_scope')
 
 
