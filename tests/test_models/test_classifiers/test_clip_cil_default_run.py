@@ -1,7 +1,6 @@
 """End-to-end behaviour of the CLIP CIL default, shortened: a tiny CLIP pretrained briefly by
-``tools/pretrain_tiny_clip.py`` (kept in pytest's cache folder), then the default config with
-fewer epochs, once with and once without Gaussian replay (module-scoped, shared by the
-tests)."""
+``tools/pretrain_tiny_clip.py``, then the default config with fewer epochs, once with and
+once without Gaussian replay (module-scoped, shared by the tests)."""
 import json
 import os
 import os.path as osp
@@ -49,10 +48,9 @@ def _run(work_dir: str, clip_dir: str, **options) -> dict:
 
 
 @pytest.fixture(scope='module')
-def default_runs(tmp_path_factory, request):
+def default_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp('clip_cil_default')
-    # the pretrained CLIP is kept in pytest's cache folder (the tool reuses a finished one)
-    clip_dir = str(request.config.cache.mkdir('tiny_clip_' + '_'.join(PRETRAIN).replace('-', '')))
+    clip_dir = str(root / 'tiny_clip')
     env = dict(os.environ, PYTHONPATH=ROOT)
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'pretrain_tiny_clip.py'), '--out',
                     clip_dir] + PRETRAIN, check=True, cwd=ROOT, env=env,
