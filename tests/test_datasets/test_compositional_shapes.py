@@ -1,10 +1,10 @@
 """Procedural colour-shape data: held-out compositions never caption pretraining images."""
 import numpy as np
+import pytest
 
 from cissreg.datasets.cil import CompositionalShapesCILDataset
-from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption,
-                                                       composition_names, random_attributes,
-                                                       render)
+from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption, composition_names,
+                                                       random_attributes, render)
 
 
 def test_seen_and_held_out_pairs_partition_the_words():
@@ -35,3 +35,21 @@ def test_rendered_colour_and_dataset_are_deterministic():
     assert len(a) == 32 and a.metainfo['classes'] == b.metainfo['classes']
     assert all(np.array_equal(x['img'], y['img']) for x, y in zip(a.data_list, b.data_list))
     assert set(a.metainfo['classes']) == {f'{c} {s}' for c, s in composition_names(False)}
+
+
+def test_holdout_carves_a_validation_split_from_the_training_images():
+    full = CompositionalShapesCILDataset(num_train=8, class_order_seed=0)
+    train = CompositionalShapesCILDataset(num_train=8, class_order_seed=0, holdout_fraction=0.25)
+    val = CompositionalShapesCILDataset(num_train=8, class_order_seed=0, holdout_fraction=0.25,
+                                        holdout=True)
+    assert (len(train), len(val)) == (16 * 6, 16 * 2)
+    assert np.bincount(val.get_gt_labels()).tolist() == [2] * 16  # every class, 2 of 8
+    paths = lambda ds: [s['img_path'] for s in ds.data_list]  # noqa: E731
+    assert sorted(paths(train) + paths(val)) == sorted(paths(full))  # a partition
+    assert not set(paths(train)) & set(paths(val))
+    assert val.metainfo['classes'] == full.metainfo['classes']
+    for kwargs, match in ((dict(split='test', holdout_fraction=0.2), "split='test'"),
+                          (dict(holdout=True), 'holdout_fraction > 0'),
+                          (dict(holdout_fraction=1.0), r'in \[0, 1\), got 1.0')):
+        with pytest.raises(ValueError, match=match):
+            CompositionalShapesCILDataset(num_train=2, num_test=2, **kwargs)

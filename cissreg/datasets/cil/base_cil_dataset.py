@@ -41,6 +41,10 @@ class BaseCILDataset(BaseDataset):
             over ``class_order_seed``.
         pipeline (list[dict]): Transforms. Defaults to ``[]``.
         lazy_init (bool): Defer reading. Defaults to False.
+        holdout_fraction (float): Fraction of every class's *training* samples held out as a
+            validation split (the last ``round(fraction * n_c)`` of the class, no
+            randomness), to choose settings without touching the test split. Defaults to 0.
+        holdout (bool): Return the held-out samples instead of the rest. Defaults to False.
     """
 
     def __init__(self,
@@ -49,11 +53,22 @@ class BaseCILDataset(BaseDataset):
                  class_order_seed: Optional[int] = None,
                  class_order: Optional[Sequence[int]] = None,
                  pipeline: Sequence[dict] = (),
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 holdout_fraction: float = 0.0,
+                 holdout: bool = False) -> None:
         if split not in ('train', 'test'):
             raise ValueError(f"{type(self).__name__}: split must be 'train' or 'test', got "
                              f'{split!r}')
+        if not 0.0 <= holdout_fraction < 1.0:
+            raise ValueError(f'{type(self).__name__}: holdout_fraction must be in [0, 1), got '
+                             f'{holdout_fraction}')
+        if (holdout_fraction > 0 or holdout) and split != 'train':
+            raise ValueError(f"{type(self).__name__}: holdout_fraction / holdout carve a "
+                             f"validation split from split='train', got split={split!r}")
+        if holdout and holdout_fraction == 0:
+            raise ValueError(f'{type(self).__name__}: holdout=True needs holdout_fraction > 0')
         self.split = split
+        self.holdout_fraction, self.holdout = holdout_fraction, holdout
         self.class_order_seed = class_order_seed
         self._class_order = None if class_order is None else [int(c) for c in class_order]
         super().__init__(data_root=data_root, pipeline=list(pipeline),
@@ -76,12 +91,24 @@ class BaseCILDataset(BaseDataset):
             raise ValueError(f'{type(self).__name__}: class_order must be a permutation of '
                              f'0..{num_classes - 1}')
         position = {c: i for i, c in enumerate(order)}
+        if self.holdout_fraction > 0:
+            samples = self._carve(samples)
         for i, sample in enumerate(samples):
             sample.setdefault('img_path', None)
             sample['gt_label'] = position[sample['ori_label']]
             sample['sample_idx'] = i
         self._metainfo.update(classes=tuple(names[c] for c in order), class_order=list(order))
         return samples
+
+    def _carve(self, samples: List[dict]) -> List[dict]:
+        """The held-out part (``holdout``) or the rest of every class's samples."""
+        by_class: Dict[int, List[int]] = {}
+        for i, sample in enumerate(samples):
+            by_class.setdefault(sample['ori_label'], []).append(i)
+        held = set()
+        for idx in by_class.values():
+            held.update(idx[len(idx) - int(round(self.holdout_fraction * len(idx))):])
+        return [s for i, s in enumerate(samples) if (i in held) == self.holdout]
 
     def get_gt_labels(self) -> np.ndarray:
         """Incremental labels of all samples: int64 [N]."""

@@ -76,8 +76,8 @@ class IncrementalLoop(BaseLoop):
         max_epochs (int, optional): Epochs of the single stage when ``stages`` is not given.
         stages (list[dict] | dict[str, dict], optional): One dict per stage, in order (a
             dict of named stages keeps its order): ``max_epochs``, optional
-            ``init_max_epochs`` (task 0), ``optim_wrapper`` (merged over the top-level one)
-            and ``param_scheduler``.
+            ``init_max_epochs`` and ``init_lr`` (task 0), ``optim_wrapper`` (merged over the
+            top-level one) and ``param_scheduler``.
         num_tasks (int, optional): Stop after this many tasks. Defaults to all.
         results_file (str): Results json in the work dir. Defaults to
             ``'incremental_results.json'``.
@@ -202,7 +202,7 @@ class IncrementalLoop(BaseLoop):
         stage_cfg = self.stages[stage - 1]
         runner = self.runner
         runner.optim_wrapper = runner.build_optim_wrapper(
-            stage_optim_cfg(self._optim_cfg, stage_cfg))
+            stage_optim_cfg(self._optim_cfg, stage_cfg, first_task=task == 0))
         schedulers = stage_scheduler_cfgs(self._scheduler_cfg, stage_cfg,
                                           self.epochs_of(task, stage))
         runner.param_schedulers = (runner.build_param_scheduler(schedulers)
@@ -364,4 +364,3 @@ class IncrementalLoop(BaseLoop):
         if is_main_process():
             atomic_write_text(osp.join(self.runner.work_dir, self.results_file),
                               json.dumps(self.results(), indent=2))
-

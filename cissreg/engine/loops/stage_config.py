@@ -24,9 +24,16 @@ def merge_cfg(base: dict, override: dict) -> dict:
     return out
 
 
-def stage_optim_cfg(base: dict, stage: dict) -> dict:
-    """The top-level ``optim_wrapper`` with the stage's ``optim_wrapper`` merged over it."""
-    return merge_cfg(base, stage.get('optim_wrapper') or {})
+def stage_optim_cfg(base: dict, stage: dict, first_task: bool = False) -> dict:
+    """The top-level ``optim_wrapper`` with the stage's ``optim_wrapper`` merged over it.
+
+    In the first task a stage's ``init_lr`` (if set) replaces the optimizer's ``lr``, as
+    ``init_max_epochs`` replaces ``max_epochs`` (the reference recipe's ``init_lr``).
+    """
+    cfg = merge_cfg(base, stage.get('optim_wrapper') or {})
+    if first_task and stage.get('init_lr') is not None:
+        cfg['optimizer']['lr'] = float(stage['init_lr'])
+    return cfg
 
 
 def stage_scheduler_cfgs(base: Optional[list], stage: dict, epochs: int) -> List[dict]:

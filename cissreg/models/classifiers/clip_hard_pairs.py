@@ -17,7 +17,7 @@ class HardPairMixin:
     are semantically close is a property of the pretrained model, not of prompts trained
     so far. Expects the host to define ``clip``, ``tokenizer``, ``prompt_learner``,
     ``replay_sampler``, ``class_names``, ``current_task``, ``class_range``,
-    ``text_hinge_loss`` / ``image_hinge_loss``, ``raw_text_template`` and the
+    ``text_hinge_loss`` / ``image_hinge_loss``, ``raw_text_template``, ``adapt`` and the
     ``_hard_pairs`` / ``_new_class_means`` caches.
     """
 
@@ -83,4 +83,5 @@ class HardPairMixin:
                                'statistics; add GaussianReplayHook to default_hooks (it fits '
                                'them after every task)')
         samples, _ = self.replay_sampler.sample(pairs[:, 0], loss.samples_per_pair)
-        return loss(samples.to(text.dtype), text[pairs[:, 0]], text[pairs[:, 1]])
+        samples = self.adapt(samples.to(text.dtype))  # through the image adapter, if any
+        return loss(samples, text[pairs[:, 0]], text[pairs[:, 1]])

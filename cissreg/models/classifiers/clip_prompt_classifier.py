@@ -1,5 +1,5 @@
 """CLIP with class-specific prompts, Gaussian replay, hinge losses and per-task heads."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from cissreg.models.clip.frozen_weights import exclude_frozen_weights
 from cissreg.models.clip.lora import inject_vision_lora, lora_disabled
 from cissreg.registry import MODELS, TASK_UTILS
 from cissreg.utils.task_split import incremental_task_sizes
+
 from .clip_hard_pairs import HardPairMixin
 
 
@@ -29,9 +30,16 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
       text features, bias 0) trains with cross-entropy on
       ``second_stage_logit_scale * head(normalize(image))`` over the current task's classes,
       optionally with LoRA on chosen vision layers.
-    * **Inference**: ``score = CLIP logits + second_stage_fusion_weight * head logits`` over
-      the seen classes, head logits centred over each task's classes (see
-      :meth:`head_logits`; a task without a trained head contributes 0).
+    * **Inference** (``fusion='within_task'``): CLIP logits pick the task (the one holding
+      CLIP's best class), ``CLIP logits + second_stage_fusion_weight * head logits`` rank the
+      classes inside it (see :meth:`fused_logits`): a head never moves an image into or out
+      of its task, so tasks with and without a head compete on equal terms.
+      ``fusion='additive'`` is the reference recipe's plain sum over all seen classes (head
+      logits centred per task, a task without a head adds 0), which favours tasks with heads.
+    * **Image adapter** (``use_image_adapter=True``, off by default): a bias-free linear map
+      [D] -> [D] (identity at start) on the frozen image features of the CLIP logits, real
+      and replayed ones alike, trained with the prompts in stage 1 as RAPF's adapter; the
+      Gaussian statistics, hard pairs and heads keep the features before it.
     * **LoRA rule**: the adapted encoder feeds the heads only. Prompts, replay, hinge
       pairs, the Gaussian statistics of every task and the CLIP logits all use the frozen
       encoder's features (LoRA switched off), as the source says ("image-encoder features,
@@ -63,6 +71,10 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
         second_stage_logit_scale (float, optional): Scale of head logits. Defaults to CLIP's
             ``exp(logit_scale)``.
         second_stage_fusion_weight (float): alpha of the fused score. Defaults to 0.3.
+        fusion (str): ``'within_task'`` (CLIP picks the task, the fused score the class in
+            it) or ``'additive'`` (the plain sum). Defaults to ``'within_task'``.
+        use_image_adapter (bool): Train a linear adapter on the image features of the CLIP
+            logits in stage 1. Defaults to False.
         lora (dict, optional): ``dict(rank=8, alpha=16, layers=[...], target_modules=('q_proj',
             'v_proj'), dropout=0.0)``: peft LoRA on those vision layers, trained in stage 2.
         save_frozen_clip (bool, optional): Keep the frozen CLIP weights in the state dict.
@@ -71,6 +83,8 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
         data_preprocessor (dict, optional): Defaults to ``CLIPDataPreprocessor``.
         skip_nonfinite (bool): See ``FiniteLossModel``. Defaults to False.
     """
+
+    FUSIONS = ('within_task', 'additive')
 
     def __init__(self,
                  clip: dict,
@@ -86,10 +100,15 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
                  second_stage_start_task: int = 1,
                  second_stage_logit_scale: Optional[float] = None,
                  second_stage_fusion_weight: float = 0.3,
+                 fusion: str = 'within_task',
+                 use_image_adapter: bool = False,
                  lora: Optional[dict] = None,
                  save_frozen_clip: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
                  skip_nonfinite: bool = False) -> None:
+        if fusion not in self.FUSIONS:
+            raise ValueError(f'CLIPPromptClassifier: fusion must be one of {self.FUSIONS}, got '
+                             f'{fusion!r}')
         super().__init__(
             skip_nonfinite=skip_nonfinite,
             data_preprocessor=data_preprocessor or dict(type='CLIPDataPreprocessor'))
@@ -119,6 +138,13 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
         self.second_stage_start_task = second_stage_start_task
         self.second_stage_logit_scale = second_stage_logit_scale
         self.second_stage_fusion_weight = second_stage_fusion_weight
+        self.fusion = fusion
+        self.image_adapter: Optional[nn.Linear] = None
+        if use_image_adapter:
+            self.image_adapter = nn.Linear(feat_dim, feat_dim, bias=False)
+            with torch.no_grad():
+                self.image_adapter.weight.copy_(torch.eye(feat_dim))
+            self.image_adapter.requires_grad_(False)
         self.lora_parameters: List[nn.Parameter] = inject_vision_lora(self.clip, lora)
         self.register_buffer('num_seen_tasks', torch.zeros((), dtype=torch.long))
         self.register_buffer('head_ready', torch.zeros(len(self.task_sizes), dtype=torch.bool))
@@ -203,6 +229,8 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
         self.stage = stage
         self.prompt_learner.set_trainable(task, stage)
         self.heads.requires_grad_(False)
+        if self.image_adapter is not None:
+            self.image_adapter.requires_grad_(stage == 1)
         for p in self.lora_parameters:
             p.requires_grad_(stage == 2)
         self._clear_caches()
@@ -274,9 +302,15 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
             feats.append(self._text_cache[g])
         return torch.cat(feats)
 
+    def adapt(self, feats: Tensor) -> Tensor:
+        """Frozen-encoder features [B, D] through the image adapter (identity without one)."""
+        if self.image_adapter is None:
+            return feats
+        return self.image_adapter(feats.to(self.image_adapter.weight.dtype))
+
     def clip_logits(self, feats: Tensor, text: Tensor) -> Tensor:
-        """``exp(logit_scale) * cos(feats, text)``: [B, n_classes]."""
-        return self.clip.logit_scale.exp() * F.normalize(feats, dim=-1) @ text.t()
+        """``exp(logit_scale) * cos(adapt(feats), text)``: [B, n_classes]."""
+        return self.clip.logit_scale.exp() * F.normalize(self.adapt(feats), dim=-1) @ text.t()
 
     def head_logits(self, feats: Tensor, task_id: int) -> Tensor:
         """Scaled logits [B, n_t] of task ``task_id``'s head on normalised features, centred
@@ -296,7 +330,16 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
         return logits - logits.mean(dim=1, keepdim=True)
 
     def fused_logits(self, feats: Tensor, head_feats: Optional[Tensor] = None) -> Tensor:
-        """``CLIP logits + alpha * head logits`` over the seen classes: [B, n_seen].
+        """Scores of the seen classes: [B, n_seen].
+
+        ``f = CLIP logits + alpha * head logits`` (a task without a head adds 0). With
+        ``fusion='within_task'`` each task's scores are shifted so that their maximum is
+        CLIP's maximum over that task's classes:
+        ``score_c = f_c - max_{k in t} f_k + max_{k in t} clip_k`` for ``c`` in task ``t``.
+        The argmax then falls in the task holding CLIP's best class, whatever the heads say,
+        and on the class the fused score ranks first inside it. A head (trained on its own
+        task only, so confident on every image) can therefore not pull images into its task,
+        and a task without a head is not disadvantaged.
 
         Args:
             feats (Tensor): [B, D] frozen-encoder features (CLIP logits).
@@ -312,7 +355,15 @@ class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
                 parts.append(self.head_logits(head_feats, t))
             else:
                 parts.append(feats.new_zeros(feats.shape[0], self.task_sizes[t]))
-        return logits + self.second_stage_fusion_weight * torch.cat(parts, dim=1)
+        fused = logits + self.second_stage_fusion_weight * torch.cat(parts, dim=1)
+        if self.fusion == 'additive':
+            return fused
+        out = []
+        for t in range(seen):
+            start, end = self.class_range(t)
+            f, c = fused[:, start:end], logits[:, start:end]
+            out.append(f - f.max(1, keepdim=True).values + c.max(1, keepdim=True).values)
+        return torch.cat(out, dim=1)
 
     # ------------------------------------------------------------------ forward
     def forward(self,

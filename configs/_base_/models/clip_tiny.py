@@ -22,4 +22,6 @@ model = dict(
     text_hinge_loss=dict(type='HingeLoss', hard_pair_threshold=0.0, top_hard_pairs=4,
                          samples_per_pair=8, margin=0.1, loss_weight=1.0),
     second_stage_fusion_weight=0.3,
+    fusion='within_task',  # CLIP picks the task, CLIP + 0.3 x head the class inside it
+    use_image_adapter=False,  # RAPF-style linear adapter on image features (stage 1)
     data_preprocessor=dict(type='CLIPDataPreprocessor'))

@@ -9,8 +9,11 @@ model = dict(
     prompt_learner=dict(type='PromptLearner', n_ctx=4, update_old_text_prompts=False),
     replay_sampler=dict(type='GaussianFeatureSampler', shrinkage=0.0, ridge=1e-4),
     raw_text_template='{}.',  # the captions' bare form, "red star."
+    # threshold 0.0: every (old, new) pair qualifies, the 4 most similar are used
     text_hinge_loss=dict(type='HingeLoss', hard_pair_threshold=0.0, top_hard_pairs=4,
                          samples_per_pair=16, margin=0.1, loss_weight=1.0,
                          detach_old_text=True),
     second_stage_fusion_weight=0.3,
+    fusion='within_task',  # CLIP picks the task, CLIP + 0.3 x head the class inside it
+    use_image_adapter=False,  # RAPF-style linear adapter on image features (stage 1)
     data_preprocessor=dict(type='CLIPDataPreprocessor'))

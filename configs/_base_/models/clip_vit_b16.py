@@ -18,4 +18,6 @@ model = dict(
                          samples_per_pair=8, margin=0.1, loss_weight=1.0,
                          detach_old_text=True),
     second_stage_fusion_weight=0.3,
+    fusion='within_task',  # CLIP picks the task, CLIP + 0.3 x head the class inside it
+    use_image_adapter=False,  # RAPF-style linear adapter on image features (stage 1)
     data_preprocessor=dict(type='CLIPDataPreprocessor'))

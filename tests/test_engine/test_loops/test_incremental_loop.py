@@ -169,9 +169,11 @@ def test_task_split_must_match_the_model(tmp_path):
 
 
 def test_stage_optimizers_come_from_the_runner_builder(tmp_path):
-    """paramwise_cfg applies to every stage; a stage's optim_wrapper merges over the top."""
+    """paramwise_cfg applies to every stage; a stage's optim_wrapper merges over the top;
+    a stage's init_lr replaces the lr in task 0 only."""
     cfg = digits_run_cfg(str(tmp_path), **{
         'train_cfg.num_tasks': 2,
+        'train_cfg.stages.prompts.init_lr': 0.006,
         'optim_wrapper.paramwise_cfg': dict(custom_keys={'prompt_learner': dict(lr_mult=0.5),
                                                          'heads': dict(lr_mult=0.1)}),
     })
@@ -180,7 +182,8 @@ def test_stage_optimizers_come_from_the_runner_builder(tmp_path):
     _train(cfg)
     name, lrs, loader = RecordEpochsHook.optimizers[(0, 1)]
     assert name == 'AdamW' and loader == 'FeatureBatchLoader'
-    assert lrs == pytest.approx([0.001])  # task 0's prompts (only they train), half of 0.002
+    assert lrs == pytest.approx([0.003])  # task 0's prompts (only they train), half of 0.006
+    assert RecordEpochsHook.optimizers[(1, 1)][1] == pytest.approx([0.001])  # half of 0.002
     name, lrs, loader = RecordEpochsHook.optimizers[(1, 2)]
     assert name == 'SGD' and loader == 'FeatureBatchLoader'
     assert lrs == pytest.approx([0.001, 0.001])  # head weight and bias, 0.1 x the stage's 0.01

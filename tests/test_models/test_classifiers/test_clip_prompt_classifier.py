@@ -6,7 +6,6 @@ from _clip_cil_parts import NAMES, tiny_model_cfg
 
 from cissreg.registry import MODELS
 
-
 pytestmark = pytest.mark.usefixtures('cissreg_scope')
 
 
@@ -120,8 +119,9 @@ def test_stage_one_trains_current_prompts_with_replay_and_hinge():
     assert changed == {'prompt_learner.pool.1.ctx'}
 
 
-def test_fused_scores_follow_the_formula():
-    model = _model(second_stage_fusion_weight=0.3, second_stage_logit_scale=7.0)
+@pytest.mark.parametrize('fusion', ['additive', 'within_task'])
+def test_fused_scores_follow_the_formula(fusion):
+    model = _model(second_stage_fusion_weight=0.3, second_stage_logit_scale=7.0, fusion=fusion)
     for task in (0, 1, 2):
         model.begin_task(task, dict(class_names=NAMES))
     model.set_stage(2)  # head of task 2 (task 0 has none with start task 1)
@@ -143,6 +143,13 @@ def test_fused_scores_follow_the_formula():
             head = head - head.mean(1, keepdim=True)  # centred over the task's classes
             start, end = model.class_range(task)
             expected[:, start:end] += 0.3 * head
+        if fusion == 'within_task':  # each task's maximum moved to CLIP's maximum over it
+            clip = model.clip_logits(feats, model.text_features()).double()
+            for task in (0, 1, 2):
+                start, end = model.class_range(task)
+                part = expected[:, start:end]
+                expected[:, start:end] = (part - part.max(1, keepdim=True).values +
+                                          clip[:, start:end].max(1, keepdim=True).values)
     assert scores.shape == (5, 10)
     assert torch.allclose(scores.double(), expected, atol=1e-4)
     samples = model(feats=feats, mode='predict')
@@ -152,7 +159,7 @@ def test_fused_scores_follow_the_formula():
 def test_trained_heads_add_no_per_task_offset():
     """CE on a task's classes cannot move the mean of its head's rows (it starts at the mean
     text feature); fused scores must not depend on that mean."""
-    model = _model(second_stage_logit_scale=50.0)
+    model = _model(second_stage_logit_scale=50.0, fusion='additive')
     for task in (0, 1, 2):
         model.begin_task(task, dict(class_names=NAMES))
         if task:
@@ -179,6 +186,83 @@ def test_trained_heads_add_no_per_task_offset():
         model.heads[1].weight += shift  # a class-independent change of task 1's head
         model.heads[2].weight -= 3 * shift
         assert torch.allclose(model(feats=feats, mode='tensor'), fused, atol=1e-4)
+
+
+def _equal_evidence_model(fusion):
+    """Tasks of 3, 3, 3 classes; task 0 without a head, tasks 1 and 2 with sharp random
+    heads; prompted text features replaced by orthonormal rows, so isotropic image features
+    give every class the same CLIP evidence."""
+    model = _model(num_classes=9, init_class=3, increment=3, fusion=fusion,
+                   second_stage_logit_scale=50.0)
+    for task in (0, 1, 2):
+        model.begin_task(task, dict(class_names=NAMES[:9]))
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for task in (1, 2):
+            model.heads[task].weight.copy_(torch.randn(3, 16, generator=g))
+            model.heads[task].bias.zero_()
+            model.head_ready[task] = True
+    text = torch.linalg.qr(torch.randn(16, 9, generator=g))[0].t()  # [9, 16] orthonormal
+    model.text_features = lambda num_tasks=None: text
+    return model.eval(), text
+
+
+def test_a_task_without_a_head_is_not_disadvantaged():
+    """Equal-evidence images split evenly over the tasks, task 0 (no head) included: the
+    heads re-rank classes inside the task CLIP picks and never move an image across tasks.
+    The reference recipe's additive fusion sends almost none of them to task 0."""
+    feats = torch.randn(3000, 16, generator=torch.Generator().manual_seed(3))
+    shares = {}
+    for fusion in ('within_task', 'additive'):
+        model, text = _equal_evidence_model(fusion)
+        with torch.no_grad():
+            pred = model(feats=feats, mode='tensor').argmax(1)
+            clip_task = (F.normalize(feats, dim=-1) @ text.t()).argmax(1) // 3
+        shares[fusion] = torch.bincount(pred // 3, minlength=3).double() / len(feats)
+        if fusion == 'within_task':
+            assert torch.equal(pred // 3, clip_task)
+            heads_moved = (pred != model.clip_logits(feats, text).argmax(1)).float().mean()
+            assert heads_moved > 0.2  # the heads do change classes inside the task
+    assert torch.allclose(shares['within_task'], torch.full((3, ), 1 / 3, dtype=torch.double),
+                          atol=0.04), shares
+    assert shares['additive'][0] < 0.15, shares
+
+
+def test_image_adapter_trains_in_stage_one_on_real_replayed_and_hinge_features():
+    model = _model(use_image_adapter=True)
+    plain = _model()
+    model.eval()
+    plain.eval()
+    for m in (model, plain):
+        m.begin_task(0, dict(class_names=NAMES))
+    feats = torch.randn(4, 16)
+    with torch.no_grad():  # identity at start: the scores of a model without adapter
+        assert torch.allclose(model(feats=feats, mode='tensor'),
+                              plain(feats=feats, mode='tensor'), atol=1e-5)
+    model.replay_sampler.update(torch.randn(40, 16), torch.arange(40) % 4)
+    model.begin_task(1, dict(class_names=NAMES))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    _train_steps(model, 1, feats=torch.randn(6, 16), labels=torch.tensor([4, 5, 6] * 2),
+                 replay_feats=torch.randn(4, 16), replay_labels=torch.tensor([0, 1, 2, 3]))
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {'prompt_learner.pool.1.ctx', 'image_adapter.weight'}
+    # the hinge term alone reaches the adapter (its samples pass through it)
+    model.image_adapter.weight.grad = None
+    model._hinge('text', model.text_features(2)).backward()
+    assert model.image_adapter.weight.grad.abs().sum() > 0
+    model.set_stage(2)
+    assert not model.image_adapter.weight.requires_grad
+    model.eval()
+    w = model.image_adapter.weight.detach().double()
+    with torch.no_grad():
+        scores = model.clip_logits(feats, model.text_features())
+        f = F.normalize(feats.double() @ w.t(), dim=-1)
+        expected = model.clip.logit_scale.exp().double() * f @ model.text_features().double().t()
+    assert torch.allclose(scores.double(), expected, atol=1e-4)
+    data = model.data_preprocessor(dict(inputs=_images(2)), False)
+    with torch.no_grad():  # statistics and heads keep the features before the adapter
+        assert torch.allclose(model.extract_feat(data['inputs']),
+                              plain.extract_feat(data['inputs']), atol=1e-6)
 
 
 def test_task_checkpoint_loads_strictly_into_a_fresh_model():
@@ -223,6 +307,8 @@ def test_config_errors_are_explicit():
                                                       max_position_embeddings=32))))
     with pytest.raises(ValueError, match='out of range'):
         _model(lora=dict(rank=2, alpha=4, layers=[5]))
+    with pytest.raises(ValueError, match=r"fusion must be one of .*got 'sum'"):
+        _model(fusion='sum')
 
 
 def test_text_feature_cache_never_goes_stale():
