@@ -13,11 +13,12 @@ component, the key, the accepted keys and the closest one.
 
 mmengine's Runner builds hooks, datasets, samplers, transforms, metrics, loops, optimisers,
 optim wrappers, schedulers and visualizers through mmengine's *root* registries, which switch to
-the ``cissreg`` child only after the build has started. So that those builds give the same
-errors, creating a :class:`CissRegistry` wraps its parent's ``build_func`` once: errors of a
-build that resolved to a cissreg registry are translated, every other scope is left exactly as
-mmengine raises it. This is the one change ``import cissreg`` makes to mmengine's registries
-besides adding the children.
+the ``cissreg`` child only after the build has started. Importing this module changes nothing in
+mmengine's root registries besides adding the children; so that builds through them give the
+same errors, :func:`translate_root_build_errors` (called by
+:func:`cissreg.utils.register_all_modules`) wraps each parent's ``build_func`` once: errors of
+a build that resolved to a cissreg registry are translated, every other scope is left exactly as
+mmengine raises it.
 """
 import difflib
 import functools
@@ -61,8 +62,8 @@ class CissRegistry(Registry):
     * "got an unexpected keyword argument" raised by the constructor of the config's own
       ``type`` becomes :class:`UnexpectedConfigKeyError` (a ``TypeError``).
 
-    Both hold for builds through this registry and through its mmengine parent (as the Runner
-    does) whenever the scope resolves here.
+    Both hold for builds through this registry, and, once :func:`translate_root_build_errors`
+    has run, through its mmengine parent (as the Runner builds) whenever the scope resolves here.
 
     Args:
         name (str): Registry name, e.g. ``'model'``.
@@ -71,8 +72,8 @@ class CissRegistry(Registry):
     """
 
     def __init__(self, name: str, parent: Registry, locations: List[str]) -> None:
-        parent.build_func = _translating_errors(parent.build_func)
-        super().__init__(name, parent=parent, scope='cissreg', locations=locations)
+        super().__init__(name, parent=parent, scope='cissreg', locations=locations,
+                         build_func=_translating_errors(parent.build_func))
         self._import_errors: Dict[str, str] = {}
 
     def import_from_location(self) -> None:
@@ -165,6 +166,22 @@ class CissRegistry(Registry):
         if key is None or key not in cfg:
             return None
         return self.unexpected_key_message(obj_cls, key, set_by_caller)
+
+
+def translate_root_build_errors() -> None:
+    """Make builds through mmengine's root registries raise cissreg's errors (idempotent).
+
+    Wraps the ``build_func`` of the parent of every cissreg registry; builds whose scope does not
+    resolve to a cissreg registry behave exactly as before.
+    """
+    for registry in _all_registries():
+        registry.parent.build_func = _translating_errors(registry.parent.build_func)
+
+
+def root_build_errors_translated() -> bool:
+    """Whether :func:`translate_root_build_errors` has wrapped every parent registry."""
+    return all(getattr(r.parent.build_func, 'translates_cissreg_errors', False)
+               for r in _all_registries())
 
 
 def _translating_errors(build_func: Callable) -> Callable:

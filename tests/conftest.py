@@ -16,27 +16,27 @@ torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 import importlib  # noqa: E402
 import logging  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Iterator, List  # noqa: E402
 
 import pytest  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
-TOY_PARTS_DIR = Path(__file__).parent / 'test_engine'
+from cissreg.utils import register_all_modules  # noqa: E402
+
+# as tools/*.py do; tests/test_utils/test_setup_env.py checks a bare import in a subprocess
+register_all_modules(init_default_scope=False)
 
 
 @pytest.fixture(scope='session')
 def toy():
-    """The toy parts module ``tests/test_engine/cissreg_toy_parts.py``, imported once.
+    """The toy parts module :mod:`cissreg.testing.toy_parts`.
 
     It registers a toy model, dataset, metric and hooks into cissreg's registries; its
     ``toy_cfg(work_dir, ...)`` returns a runner config, so ``CissRunner.from_cfg(
     toy.toy_cfg(tmp_path))`` is a complete runner that trains in well under a second.
     """
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_PARTS_DIR))
-        return importlib.import_module('cissreg_toy_parts')
+    return importlib.import_module('cissreg.testing.toy_parts')
 
 
 @contextmanager

@@ -31,8 +31,8 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest,
-                                         load_feature_cache, load_pseudo_labels)
+from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest, load_feature_cache,
+                                         load_pseudo_labels)
 from cissreg.utils.atomic_io import atomic_write_text, remove_stale_temp_files
 
 TOOLS = osp.dirname(osp.abspath(__file__))

@@ -2,9 +2,8 @@
 import numpy as np
 
 from cissreg.datasets.cil import CompositionalShapesCILDataset
-from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption,
-                                                       composition_names, random_attributes,
-                                                       render)
+from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption, composition_names,
+                                                       random_attributes, render)
 
 
 def test_seen_and_held_out_pairs_partition_the_words():

@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from _reference import require
 from mmengine.registry import init_default_scope
 
 from cissreg.registry import DATASETS
+from cissreg.testing.reference import require
 from cissreg.utils.rle import rle_decode
 
 

@@ -1,11 +1,11 @@
 """Disk full while saving a checkpoint: path and bytes named, previous checkpoint kept (item 7)."""
 import errno
 import os
+
 import pytest
 import torch
 
 from cissreg.engine.runner import CissRunner
-
 
 
 def test_enospc_names_path_and_size_and_keeps_the_previous_checkpoint(toy, tmp_path,

@@ -19,6 +19,7 @@ from cissreg.engine.hooks.resumable_randomness_hook import ResumableRandomnessHo
 from cissreg.models.distillers.export import STUDENT_PREFIX
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
+from cissreg.utils.setup_env import register_all_modules
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 from .config_check import check_config
 from .config_text import MemoTextConfig
@@ -33,6 +34,9 @@ class CissRunner(Runner):
     """mmengine ``Runner`` with the reliability guarantees of SPEC.md §9.
 
     Built like mmengine's Runner (``runner_type = 'CissRunner'`` in the config). On top of it:
+
+    * **Set-up.** Building one calls :func:`cissreg.utils.register_all_modules` (without
+      changing the default scope, which comes from the config's ``default_scope``).
 
     * **Atomic checkpoints** come from the config's ``AtomicCheckpointHook`` (see
       ``configs/_base_/default_runtime.py``); a config that asks for mmengine's plain
@@ -52,6 +56,11 @@ class CissRunner(Runner):
     """
 
     _resuming_optimizer = False  # set while resume() loads a checkpoint
+
+    def __init__(self, *args, **kwargs) -> None:
+        # builds through mmengine's root registries and checkpoint loading need it; idempotent
+        register_all_modules(init_default_scope=False)
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def from_cfg(cls, cfg) -> 'CissRunner':

@@ -6,10 +6,10 @@ import os.path as osp
 
 import pytest
 import torch
-from _clip_cil_parts import ROOT, digits_run_cfg
 from mmengine.hooks import Hook
 
 from cissreg.registry import HOOKS, RUNNERS
+from cissreg.testing.clip_cil_parts import ROOT, digits_run_cfg
 
 spec = importlib.util.spec_from_file_location('cissreg_test_tool',
                                               osp.join(ROOT, 'tools', 'test.py'))

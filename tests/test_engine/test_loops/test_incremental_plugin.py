@@ -4,10 +4,10 @@ import os.path as osp
 import sys
 
 import torch
-from _plugins_doc import code_blocks, load_plugin_config
 from mmengine.config import Config
 
 from cissreg.registry import RUNNERS
+from cissreg.testing.plugins_doc import code_blocks, load_plugin_config
 
 
 def test_documented_growing_classifier_trains_three_tasks(tmp_path, monkeypatch):

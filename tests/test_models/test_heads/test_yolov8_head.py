@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from _reference import require
 from cissreg.models.heads import YOLOv8Head
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
+from cissreg.testing.reference import require
 
 STRIDES = (8, 16, 32)
 

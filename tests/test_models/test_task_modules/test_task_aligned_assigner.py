@@ -5,9 +5,9 @@ from typing import List, Sequence, Tuple
 import pytest
 import torch
 
-from _reference import require
 from cissreg.models.task_modules.assigners import TaskAlignedAssigner
 from cissreg.registry import TASK_UTILS
+from cissreg.testing.reference import require
 
 
 def grid_anchors(img: int, strides: Sequence[int]) -> torch.Tensor:

@@ -7,7 +7,7 @@ from typing import List
 
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def code_blocks(start: str, end: str = None) -> List[str]:
