@@ -267,10 +267,11 @@ def _all_registries() -> List[CissRegistry]:
     return [r for r in globals().values() if isinstance(r, CissRegistry)]
 
 
-def _child(parent: Registry, package: str) -> CissRegistry:
+def _child(parent: Registry, *packages: str) -> CissRegistry:
     """The cissreg child of mmengine's root registry ``parent`` (same name), whose components
-    are registered by importing ``cissreg.<package>``."""
-    return CissRegistry(parent.name, parent=parent, locations=[f'cissreg.{package}'])
+    are registered by importing ``cissreg.<package>`` for each of ``packages``."""
+    return CissRegistry(parent.name, parent=parent,
+                        locations=[f'cissreg.{package}' for package in packages])
 
 
 RUNNERS = _child(mm.RUNNERS, 'engine')
@@ -287,7 +288,7 @@ DATA_SAMPLERS = _child(mm.DATA_SAMPLERS, 'datasets')
 TRANSFORMS = _child(mm.TRANSFORMS, 'datasets')
 FUNCTIONS = _child(mm.FUNCTIONS, 'datasets')
 MODELS = _child(mm.MODELS, 'models')
-TASK_UTILS = _child(mm.TASK_UTILS, 'models')
+TASK_UTILS = _child(mm.TASK_UTILS, 'models', 'datasets')  # datasets: the task splits
 WEIGHT_INITIALIZERS = _child(mm.WEIGHT_INITIALIZERS, 'models')
 METRICS = _child(mm.METRICS, 'evaluation')
 EVALUATOR = _child(mm.EVALUATOR, 'evaluation')

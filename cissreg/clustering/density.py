@@ -1,11 +1,15 @@
 """SSDDBC steps (1)-(3): densities, core points and the core kNN graph (SPEC.md §6)."""
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
-from scipy import sparse
+
+from cissreg.utils.optional_import import import_optional
 
 from .knn import knn
 from .neighbours import Neighbours
+
+if TYPE_CHECKING:  # scipy comes with the "gcd" extra
+    from scipy import sparse
 
 
 def local_density(knn_dist: np.ndarray) -> np.ndarray:
@@ -81,7 +85,7 @@ def core_knn(features: np.ndarray, core_mask: np.ndarray, k: int, neighbours: Ne
 
 
 
-def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> sparse.csr_matrix:
+def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> 'sparse.csr_matrix':
     """Step (3), edges: undirected core kNN graph, edges shorter than the mean kNN distance.
 
     Args:
@@ -95,6 +99,7 @@ def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> sparse.csr_matrix:
     keep = (knn_dist < knn_dist.mean()).ravel() if knn_dist.size else np.zeros(0, bool)
     rows = np.repeat(np.arange(m), knn_idx.shape[1])[keep]
     cols = knn_idx.ravel()[keep]
+    sparse = import_optional('scipy.sparse', 'gcd', 'SSDDBC clustering')
     adj = sparse.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(m, m))
     adj = (adj + adj.T).tocsr()
     adj.sort_indices()

@@ -1,11 +1,14 @@
 """SSDDBC step (4): breadth-first cluster growth and cluster labelling (SPEC.md §6)."""
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy comes with the "gcd" extra
+    from scipy import sparse
 
 
-def grow_clusters(adjacency: sparse.csr_matrix, rho_rel: np.ndarray,
+def grow_clusters(adjacency: 'sparse.csr_matrix', rho_rel: np.ndarray,
                   labels: np.ndarray) -> np.ndarray:
     """Step (4), growth: breadth-first clusters that never mix two labels.
 

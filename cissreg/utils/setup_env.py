@@ -33,6 +33,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import cissreg.models  # noqa: F401
     import cissreg.visualization  # noqa: F401
     from cissreg.registry import translate_root_build_errors
+
     from .safe_load import register_checkpoint_safe_globals
 
     translate_root_build_errors()
