@@ -87,8 +87,9 @@ class CissRegistry(Registry):
             except Exception as err:  # noqa: BLE001 - recorded, logged and reported on lookup
                 self._import_errors[location] = f'{type(err).__name__}: {err}'
                 print_log(
-                    f'{self.scope}::{self.name} registry: importing {location!r} failed; components '
-                    f'registered there are unavailable.\n{traceback.format_exc()}',
+                    f'{self.scope}::{self.name} registry: importing {location!r} failed; '
+                    'components registered there are unavailable.\n'
+                    f'{traceback.format_exc()}',
                     logger='current', level=logging.WARNING)
 
     def __contains__(self, key: str) -> bool:

@@ -63,3 +63,24 @@ def cissreg_scope():
     """Build through mmengine's root registries with ``default_scope = 'cissreg'``."""
     with DefaultScope.overwrite_default_scope('cissreg'):
         yield
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With ``CISSREG_CPU_DURATIONS=FILE``, append ``cpu_seconds<TAB>test id`` per test to FILE.
+
+    On a shared machine wall times (``--durations``) measure the neighbours too; CPU time of
+    the test and the subprocesses it waited for is what the suite costs.
+    """
+    path = os.environ.get('CISSREG_CPU_DURATIONS')
+    start = _cpu_seconds()
+    yield
+    if path:
+        with open(path, 'a') as f:
+            f.write(f'{_cpu_seconds() - start:.2f}\t{item.nodeid}\n')

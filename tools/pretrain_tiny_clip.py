@@ -113,7 +113,8 @@ def main() -> None:
         optimizer.step()
         schedule.step()
         if step % 50 == 0 or step == args.steps - 1:
-            log.append(dict(step=step, loss=float(loss.detach()), seconds=round(time.time() - start, 1)))
+            seconds = round(time.time() - start, 1)
+            log.append(dict(step=step, loss=float(loss.detach()), seconds=seconds))
             print(log[-1], flush=True)
     clip.eval()
     result = dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed,

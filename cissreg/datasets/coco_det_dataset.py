@@ -7,6 +7,7 @@ import os.path as osp
 from typing import List
 
 from cissreg.registry import DATASETS
+
 from .base_det_dataset import BaseDetDataset
 
 

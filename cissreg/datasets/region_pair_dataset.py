@@ -25,6 +25,7 @@ from mmengine.dataset import BaseDataset
 from cissreg.registry import DATASETS
 from cissreg.utils.rle import rle_area, rle_encode
 from cissreg.utils.word_tokenizer import build_word_tokenizer
+
 from . import region_pair_transforms  # noqa: F401  (registers the pipeline transforms)
 
 COLORS = {'red': (220, 40, 40), 'green': (40, 170, 60), 'blue': (50, 80, 220),

@@ -18,6 +18,7 @@ from xml.parsers import expat
 from mmengine.logging import print_log
 
 from cissreg.registry import DATASETS
+
 from .base_det_dataset import BaseDetDataset, read_image_size
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',

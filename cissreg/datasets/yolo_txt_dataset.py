@@ -10,6 +10,7 @@ import os.path as osp
 from typing import List
 
 from cissreg.registry import DATASETS
+
 from .base_det_dataset import BaseDetDataset, read_image_size
 
 IMG_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')

@@ -45,4 +45,3 @@ def tiny_batch(model, b=3, size=32):
     for i, c in enumerate(caps):
         ids[i, :len(c)] = torch.tensor(c)
     return dict(img1=img, mask1=masks, img2=img.flip(-1), mask2=masks.flip(-1), caption_ids=ids)
-

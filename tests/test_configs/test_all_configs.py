@@ -24,7 +24,8 @@ CONFIGS = sorted(p for p in CONFIG_ROOT.rglob('*.py')
 
 
 def adapter_for(config: Path):
-    """The ``cissreg.testing.tiny.<folder>`` module of ``config``'s folder; fails saying how to write one."""
+    """The ``cissreg.testing.tiny.<folder>`` module of ``config``'s folder; fails saying how
+    to write one."""
     folder = config.relative_to(CONFIG_ROOT).parts[0]
     if not (ADAPTERS / f'{folder}.py').is_file():
         pytest.fail(

@@ -15,6 +15,7 @@ from cissreg.utils.rle import rle_decode
 def _cissreg_scope():
     init_default_scope('cissreg')
 
+
 PIPE = lambda tok: [  # noqa: E731
     dict(type='LoadRegionPair'), dict(type='ResizeRegionPair', size=32),
     dict(type='TokenizeCaption', tokenizer=dict(path=tok), max_len=6), dict(type='PackRegionPair')

@@ -3,8 +3,6 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-import cv2
-import numpy as np
 import pytest
 
 from cissreg.datasets import VOCDetDataset

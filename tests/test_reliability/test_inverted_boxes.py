@@ -1,6 +1,4 @@
 """One rule for inverted boxes in VOC and YOLO files: an error naming file and object (item 9)."""
-from pathlib import Path
-
 import pytest
 
 from cissreg.datasets import VOCDetDataset, YOLOTxtDataset

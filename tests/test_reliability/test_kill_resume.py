@@ -1,7 +1,7 @@
 """SIGKILL at the dangerous instants of checkpointing, then resume (SPEC.md §9, issue 13 items 1-2).
 
-The killed run is a real subprocess (``cissreg/testing/kill_parts.py``) that blocks at the chosen file
-operation; the reference run and the resumed run train in this process.
+The killed run is a real subprocess (``cissreg/testing/kill_parts.py``) that blocks at the
+chosen file operation; the reference run and the resumed run train in this process.
 """
 import importlib
 import os

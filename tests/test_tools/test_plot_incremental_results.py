@@ -1,7 +1,6 @@
 """tools/analysis_tools/plot_incremental_results.py: reads per-task results, plots, errors."""
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest

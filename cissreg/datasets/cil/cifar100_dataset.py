@@ -6,6 +6,7 @@ from typing import Any, List, Tuple
 import numpy as np
 
 from cissreg.registry import DATASETS
+
 from .base_cil_dataset import BaseCILDataset
 
 _NUMPY_GLOBALS = {

@@ -81,4 +81,3 @@ def _base(dataset: Dataset) -> Dataset:
     while isinstance(dataset, ClassSubset):
         dataset = dataset.dataset
     return dataset
-

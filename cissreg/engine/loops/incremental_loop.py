@@ -368,4 +368,3 @@ class IncrementalLoop(BaseLoop):
         if is_main_process():
             atomic_write_text(osp.join(self.runner.work_dir, self.results_file),
                               json.dumps(self.results(), indent=2))
-

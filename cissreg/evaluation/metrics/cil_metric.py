@@ -64,7 +64,7 @@ def cil_summary(task_acc: Sequence[Sequence[float]],
     forgetting = None
     if last > 0:
         forgetting = float(np.mean([
-            max(task_acc[l][j] for l in range(j, last + 1)) - task_acc[last][j]
+            max(task_acc[i][j] for i in range(j, last + 1)) - task_acc[last][j]
             for j in range(last)
         ]))
     return dict(Last=float(all_acc[last]), Avg=float(np.mean(all_acc)), forgetting=forgetting)
@@ -79,9 +79,9 @@ class CILMetric(IncrementalMetricMixin, BaseMetric):
     out (and counted in the log), so a task checkpoint can be tested on the full test set.
     Groups follow the task split (B50-Inc10 gives ``'0-49'``, ``'50-59'``, ...): the
     ``task_sizes`` that ``IncrementalLoop`` and ``CissRunner`` hand in ``dataset_meta``,
-    unless ``num_classes`` / ``init_class`` / ``increment`` are given. Each evaluation is stored in :attr:`history` by task; once the history
-    holds tasks ``0..t``, the results also carry Last, Avg and forgetting (see
-    :func:`cil_summary`).
+    unless ``num_classes`` / ``init_class`` / ``increment`` are given. Each evaluation is
+    stored in :attr:`history` by task; once the history holds tasks ``0..t``, the results also
+    carry Last, Avg and forgetting (see :func:`cil_summary`).
 
     Keys (prefix ``cil/``): ``acc_all``, ``acc_{start}-{end}`` per seen task, ``acc_old``
     (from task 1), ``acc_new``, ``task`` and, with a full history, ``Last``, ``Avg``,

@@ -1,5 +1,5 @@
 """CLIP with class-specific prompts, Gaussian replay, hinge losses and per-task heads."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F

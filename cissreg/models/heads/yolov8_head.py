@@ -10,6 +10,7 @@ from torch import Tensor
 from torchvision.ops import batched_nms
 
 from cissreg.registry import MODELS, TASK_UTILS
+
 from ..losses.global_batch_scale import global_batch_scale
 
 DEFAULT_LOSS_CLS = dict(type='BCEWithLogitsLoss', reduction='mean', loss_weight=0.5)

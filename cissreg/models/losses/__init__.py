@@ -1,10 +1,10 @@
 from .aux_background_loss import AuxBackgroundLoss
 from .bce_with_logits_loss import BCEWithLogitsLoss
+from .cwd_loss import ChannelWiseDivergence, channel_wise_divergence
 from .decomposed_kd_loss import DecomposedKDLoss, decomposed_logits
 from .dice_loss import DiceLoss
-from .fitness_loss import FitnessLoss
-from .cwd_loss import ChannelWiseDivergence, channel_wise_divergence
 from .distribution_focal_loss import DistributionFocalLoss, distribution_focal_loss
+from .fitness_loss import FitnessLoss
 from .hinge_loss import HingeLoss, select_hard_pairs
 from .iou_loss import IoULoss, aligned_bbox_iou
 from .kl_response_loss import KLResponseLoss, sigmoid_kl, softmax_kl

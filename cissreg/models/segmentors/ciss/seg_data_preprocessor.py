@@ -1,7 +1,6 @@
 """Batch images and label maps for semantic segmentation."""
 from typing import List, Optional, Sequence
 
-import torch
 from mmengine.model import ImgDataPreprocessor
 from torch import Tensor
 

@@ -82,4 +82,3 @@ class PromptMaskDecoder(nn.Module):
             logits = F.interpolate(logits, scale_factor=self.upsample, mode='bilinear',
                                    align_corners=False)
         return logits.squeeze(1)
-
