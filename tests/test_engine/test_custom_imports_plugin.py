@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 PLUGIN = '''
 """A user's own loss and model, registered into cissreg's MODELS from outside the package."""
+import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import nn
