@@ -37,6 +37,6 @@ def import_optional(module: str, extra: str, used_by: str) -> ModuleType:
         top = module.split('.')[0]
         package = PIP_NAMES.get(top, top)
         raise ImportError(
-            f'{used_by} need the package {package!r}, which is not installed ({err}). '
-            f'Install the "{extra}" extra: pip install "cissreg[{extra}]" (or, in a '
-            f'source checkout, pip install -e ".[{extra}]")') from err
+            f'{package!r} is not installed ({err}); it is needed by {used_by}. Install the '
+            f'"{extra}" extra: pip install "cissreg[{extra}]" (in a source checkout: '
+            f'pip install -e ".[{extra}]")') from err

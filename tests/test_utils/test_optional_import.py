@@ -25,8 +25,8 @@ def test_missing_package_names_package_user_and_extra(monkeypatch):
     with pytest.raises(ImportError) as err:
         import_optional('faiss', 'gcd', 'k-nearest-neighbour search')
     message = str(err.value)
-    assert message.startswith("k-nearest-neighbour search need the package 'faiss-cpu', which "
-                              'is not installed')
+    assert message.startswith("'faiss-cpu' is not installed")
+    assert 'it is needed by k-nearest-neighbour search.' in message
     assert 'pip install "cissreg[gcd]"' in message
     assert isinstance(err.value.__cause__, ImportError)
 
@@ -51,15 +51,16 @@ def test_faiss_knn_without_faiss_names_the_gcd_extra(monkeypatch):
 def test_clip_model_without_transformers_names_the_clip_extra(monkeypatch):
     from cissreg.models.clip import build_clip_model
     _missing(monkeypatch, 'transformers')
-    with pytest.raises(ImportError, match=r"CLIP models need the package 'transformers'.*"
-                                          r'pip install "cissreg\[clip\]"'):
+    with pytest.raises(ImportError, match=r"'transformers' is not installed.*needed by CLIP "
+                                          r'models.*pip install "cissreg\[clip\]"'):
         build_clip_model(config=dict(projection_dim=8))
 
 
 def test_digits_dataset_without_sklearn_names_the_clip_extra(monkeypatch):
     from cissreg.datasets.cil import DigitsCILDataset
     _missing(monkeypatch, 'sklearn')
-    with pytest.raises(ImportError, match=r"DigitsCILDataset need the package 'scikit-learn'"):
+    with pytest.raises(ImportError,
+                       match=r"'scikit-learn' is not installed.*needed by DigitsCILDataset"):
         DigitsCILDataset(split='train')
 
 
