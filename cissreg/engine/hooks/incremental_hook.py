@@ -1,10 +1,7 @@
 """The hook events of :class:`~cissreg.engine.loops.IncrementalLoop`, as a base class."""
 from mmengine.hooks import Hook
 
-from cissreg.registry import HOOKS
 
-
-@HOOKS.register_module()
 class IncrementalHook(Hook):
     """Base of hooks that act between the tasks and stages of an incremental run.
 
