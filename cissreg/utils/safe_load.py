@@ -101,7 +101,10 @@ def safe_torch_load(file: Any, map_location: Any = None) -> Any:
     """
     name = file if isinstance(file, str) else getattr(file, 'name', repr(file))
     try:
-        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+        # only the globals not allowed already: leaving the context removes what it added
+        allowed = set(torch.serialization.get_safe_globals())
+        missing = [g for g in checkpoint_safe_globals() if g not in allowed]
+        with torch.serialization.safe_globals(missing):
             return torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         found = _REFUSED_GLOBAL.search(str(err))
