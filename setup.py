@@ -21,13 +21,18 @@ def get_version() -> str:
     return scope['__version__']
 
 
+# one extra per method family (cissreg.utils.optional_import names them in its errors)
+EXTRAS = {name: parse_requirements(f'requirements/{name}.txt') for name in ('clip', 'gcd', 'mllm')}
+EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+EXTRAS['tests'] = EXTRAS['all'] + parse_requirements('requirements/tests.txt')
+
 setup(
     name='cissreg',
     version=get_version(),
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'benchmarks', 'docs')),
     include_package_data=True,
     install_requires=parse_requirements('requirements/runtime.txt'),
-    extras_require={'tests': parse_requirements('requirements/tests.txt')},
+    extras_require=EXTRAS,
     python_requires='>=3.9',
     zip_safe=False,
 )

@@ -4,14 +4,13 @@ A VOC-layout set of ``--num-images`` 800 x 600 JPEGs (textured backgrounds, 3-8 
 written once under ``--data-root`` with YOLO txt labels next to it, so both read the same
 files: cissreg through ``VOCDetDataset`` and the 640 px pipeline of the box-only VOC-layout
 base ``configs/_base_/datasets/mar20_detection.py`` (the COCO pipeline without segments: mosaic
-from a buffer of recent images, random affine, mixup, HSV, flip, packing), ultralytics through its ``YOLODataset`` with its
-``v8_transforms`` (``imgsz=640``, ``mosaic=1.0``, the same ``mixup``), each in a
-``torch.utils.data.DataLoader`` with ``--workers`` workers and batch 16 (each its own collate
-function: the configs' ``stack_det_collate``, ultralytics' ``collate_fn``).
-The two loaders run alternately, ``--rounds`` times each; every round starts the workers,
-takes ``2 * workers`` batches (the prefetch queue filling up) and times the next
-``--batches``. Prints images/s of each (median over rounds) and the ratio cissreg /
-ultralytics (target >= 1.0).
+from a buffer of recent images, random affine, mixup, HSV, flip, packing), ultralytics through
+its ``YOLODataset`` with its ``v8_transforms`` (``imgsz=640``, ``mosaic=1.0``, the same
+``mixup``), each in a ``torch.utils.data.DataLoader`` with ``--workers`` workers and batch 16 (each
+its own collate function: the configs' ``stack_det_collate``, ultralytics' ``collate_fn``). The two
+loaders run alternately, ``--rounds`` times each; every round starts the workers, takes ``2 *
+workers`` batches (the prefetch queue filling up) and times the next ``--batches``. Prints images/s
+of each (median over rounds) and the ratio cissreg / ultralytics (target >= 1.0).
 
 Usage:
     python benchmarks/bench_dataloader.py [--workers 2] [--num-images 256] [--batches 8]
@@ -68,8 +67,8 @@ def write_dataset(root: str, num: int) -> None:
             bw, bh = (int(v) for v in rng.integers(30, 250, 2))
             x1, y1 = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
             cls = int(rng.integers(0, len(CLASSES)))
-            cv2.rectangle(img, (x1, y1), (x1 + bw, y1 + bh), tuple(int(c) for c in
-                                                                  rng.integers(0, 255, 3)), -1)
+            colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+            cv2.rectangle(img, (x1, y1), (x1 + bw, y1 + bh), colour, -1)
             objs.append(f'<object><name>{CLASSES[cls]}</name><difficult>0</difficult><bndbox>'
                         f'<xmin>{x1 + 1}</xmin><ymin>{y1 + 1}</ymin><xmax>{x1 + bw}</xmax>'
                         f'<ymax>{y1 + bh}</ymax></bndbox></object>')

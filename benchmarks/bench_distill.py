@@ -27,7 +27,6 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import InstanceData
 
-import cissreg  # noqa: F401  (registries, safe loading)
 from cissreg.models.distillers import DEFAULT_DISTILL_LOSSES
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample

@@ -103,7 +103,7 @@ def untrained_rows(cfg: Config) -> Dict[str, Dict[str, float]]:
     model = MODELS.build(cfg.model).eval()
     train_f, train_y, names = _features(model, cfg.train_dataloader.dataset)
     test_f, test_y, _ = _features(model, cfg.val_dataloader.dataset)
-    split = cfg.train_cfg.task_split
+    split = cfg.model  # the config states its task split in the model
     ranges = task_class_ranges(len(names), split.init_class, split.increment)
     model.class_names = names
     with torch.no_grad():

@@ -21,8 +21,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-import cissreg  # noqa: F401  (registries, safe loading)
-from cissreg.models.distillers import student_state_dict, strip_ddp_prefix
+from cissreg.models.distillers import strip_ddp_prefix, student_state_dict
 from cissreg.registry import MODELS
 from cissreg.utils.safe_load import safe_torch_load
 

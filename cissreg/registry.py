@@ -13,11 +13,12 @@ component, the key, the accepted keys and the closest one.
 
 mmengine's Runner builds hooks, datasets, samplers, transforms, metrics, loops, optimisers,
 optim wrappers, schedulers and visualizers through mmengine's *root* registries, which switch to
-the ``cissreg`` child only after the build has started. So that those builds give the same
-errors, creating a :class:`CissRegistry` wraps its parent's ``build_func`` once: errors of a
-build that resolved to a cissreg registry are translated, every other scope is left exactly as
-mmengine raises it. This is the one change ``import cissreg`` makes to mmengine's registries
-besides adding the children.
+the ``cissreg`` child only after the build has started. Importing this module changes nothing in
+mmengine's root registries besides adding the children; so that builds through them give the
+same errors, :func:`translate_root_build_errors` (called by
+:func:`cissreg.utils.register_all_modules`) wraps each parent's ``build_func`` once: errors of
+a build that resolved to a cissreg registry are translated, every other scope is left exactly as
+mmengine raises it.
 """
 import difflib
 import functools
@@ -61,8 +62,8 @@ class CissRegistry(Registry):
     * "got an unexpected keyword argument" raised by the constructor of the config's own
       ``type`` becomes :class:`UnexpectedConfigKeyError` (a ``TypeError``).
 
-    Both hold for builds through this registry and through its mmengine parent (as the Runner
-    does) whenever the scope resolves here.
+    Both hold for builds through this registry, and, once :func:`translate_root_build_errors`
+    has run, through its mmengine parent (as the Runner builds) whenever the scope resolves here.
 
     Args:
         name (str): Registry name, e.g. ``'model'``.
@@ -71,8 +72,8 @@ class CissRegistry(Registry):
     """
 
     def __init__(self, name: str, parent: Registry, locations: List[str]) -> None:
-        parent.build_func = _translating_errors(parent.build_func)
-        super().__init__(name, parent=parent, scope='cissreg', locations=locations)
+        super().__init__(name, parent=parent, scope='cissreg', locations=locations,
+                         build_func=_translating_errors(parent.build_func))
         self._import_errors: Dict[str, str] = {}
 
     def import_from_location(self) -> None:
@@ -86,8 +87,9 @@ class CissRegistry(Registry):
             except Exception as err:  # noqa: BLE001 - recorded, logged and reported on lookup
                 self._import_errors[location] = f'{type(err).__name__}: {err}'
                 print_log(
-                    f'{self.scope}::{self.name} registry: importing {location!r} failed; components '
-                    f'registered there are unavailable.\n{traceback.format_exc()}',
+                    f'{self.scope}::{self.name} registry: importing {location!r} failed; '
+                    'components registered there are unavailable.\n'
+                    f'{traceback.format_exc()}',
                     logger='current', level=logging.WARNING)
 
     def __contains__(self, key: str) -> bool:
@@ -165,6 +167,22 @@ class CissRegistry(Registry):
         if key is None or key not in cfg:
             return None
         return self.unexpected_key_message(obj_cls, key, set_by_caller)
+
+
+def translate_root_build_errors() -> None:
+    """Make builds through mmengine's root registries raise cissreg's errors (idempotent).
+
+    Wraps the ``build_func`` of the parent of every cissreg registry; builds whose scope does not
+    resolve to a cissreg registry behave exactly as before.
+    """
+    for registry in _all_registries():
+        registry.parent.build_func = _translating_errors(registry.parent.build_func)
+
+
+def root_build_errors_translated() -> bool:
+    """Whether :func:`translate_root_build_errors` has wrapped every parent registry."""
+    return all(getattr(r.parent.build_func, 'translates_cissreg_errors', False)
+               for r in _all_registries())
 
 
 def _translating_errors(build_func: Callable) -> Callable:
@@ -250,10 +268,11 @@ def _all_registries() -> List[CissRegistry]:
     return [r for r in globals().values() if isinstance(r, CissRegistry)]
 
 
-def _child(parent: Registry, package: str) -> CissRegistry:
+def _child(parent: Registry, *packages: str) -> CissRegistry:
     """The cissreg child of mmengine's root registry ``parent`` (same name), whose components
-    are registered by importing ``cissreg.<package>``."""
-    return CissRegistry(parent.name, parent=parent, locations=[f'cissreg.{package}'])
+    are registered by importing ``cissreg.<package>`` for each of ``packages``."""
+    return CissRegistry(parent.name, parent=parent,
+                        locations=[f'cissreg.{package}' for package in packages])
 
 
 RUNNERS = _child(mm.RUNNERS, 'engine')
@@ -270,7 +289,7 @@ DATA_SAMPLERS = _child(mm.DATA_SAMPLERS, 'datasets')
 TRANSFORMS = _child(mm.TRANSFORMS, 'datasets')
 FUNCTIONS = _child(mm.FUNCTIONS, 'datasets')
 MODELS = _child(mm.MODELS, 'models')
-TASK_UTILS = _child(mm.TASK_UTILS, 'models')
+TASK_UTILS = _child(mm.TASK_UTILS, 'models', 'datasets')  # datasets: the task splits
 WEIGHT_INITIALIZERS = _child(mm.WEIGHT_INITIALIZERS, 'models')
 METRICS = _child(mm.METRICS, 'evaluation')
 EVALUATOR = _child(mm.EVALUATOR, 'evaluation')

@@ -16,27 +16,27 @@ torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 import importlib  # noqa: E402
 import logging  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Iterator, List  # noqa: E402
 
 import pytest  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
-TOY_PARTS_DIR = Path(__file__).parent / 'test_engine'
+from cissreg.utils import register_all_modules  # noqa: E402
+
+# as tools/*.py do; tests/test_utils/test_setup_env.py checks a bare import in a subprocess
+register_all_modules(init_default_scope=False)
 
 
 @pytest.fixture(scope='session')
 def toy():
-    """The toy parts module ``tests/test_engine/cissreg_toy_parts.py``, imported once.
+    """The toy parts module :mod:`cissreg.testing.toy_parts`.
 
     It registers a toy model, dataset, metric and hooks into cissreg's registries; its
     ``toy_cfg(work_dir, ...)`` returns a runner config, so ``CissRunner.from_cfg(
     toy.toy_cfg(tmp_path))`` is a complete runner that trains in well under a second.
     """
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_PARTS_DIR))
-        return importlib.import_module('cissreg_toy_parts')
+    return importlib.import_module('cissreg.testing.toy_parts')
 
 
 @contextmanager
@@ -63,3 +63,24 @@ def cissreg_scope():
     """Build through mmengine's root registries with ``default_scope = 'cissreg'``."""
     with DefaultScope.overwrite_default_scope('cissreg'):
         yield
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With ``CISSREG_CPU_DURATIONS=FILE``, append ``cpu_seconds<TAB>test id`` per test to FILE.
+
+    On a shared machine wall times (``--durations``) measure the neighbours too; CPU time of
+    the test and the subprocesses it waited for is what the suite costs.
+    """
+    path = os.environ.get('CISSREG_CPU_DURATIONS')
+    start = _cpu_seconds()
+    yield
+    if path:
+        with open(path, 'a') as f:
+            f.write(f'{_cpu_seconds() - start:.2f}\t{item.nodeid}\n')

@@ -1,8 +1,8 @@
-"""tests/_reference.py: a missing reference package skips locally and fails under CI=true."""
+"""cissreg.testing.reference: a missing reference package skips locally and fails under CI=true."""
 import pytest
 from _pytest.outcomes import Failed, Skipped
 
-from _reference import require
+from cissreg.testing.reference import require
 
 MISSING = 'sklearn.cissreg_no_such_module'
 

@@ -16,10 +16,10 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
-import cissreg  # noqa: F401  (safe checkpoint loading, registries)
 from cissreg.clustering.cache_io import save_feature_cache
 from cissreg.engine.hooks.gcd_feature_cache_hook import extract_gcd_features
 from cissreg.registry import RUNNERS
+from cissreg.utils import register_all_modules
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -36,6 +36,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    register_all_modules(init_default_scope=False)  # the scope is the config's default_scope
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import cissreg.datasets  # noqa: F401  (registers the data preprocessor's scope)
 from cissreg.datasets.cil.compositional_shapes import (caption, composition_names,
                                                        random_attributes, render)
 from cissreg.models.clip import build_clip_model, encode_image, encode_text_ids
 from cissreg.registry import MODELS, TASK_UTILS
+from cissreg.utils import register_all_modules
 
 TINY_CLIP = dict(
     text_config=dict(vocab_size=514, hidden_size=64, intermediate_size=128,
@@ -86,8 +86,7 @@ def main() -> None:
         print(f'{args.out} exists (use --force to retrain)')
         return
     torch.manual_seed(args.seed)
-    from mmengine.registry import init_default_scope
-    init_default_scope('cissreg')
+    register_all_modules()
     tokenizer = TASK_UTILS.build(dict(type='CLIPTokenizer', bpe_path=None,
                                       context_length=CONTEXT_LENGTH))
     preprocessor = MODELS.build(dict(type='CLIPDataPreprocessor'))
@@ -114,8 +113,8 @@ def main() -> None:
         optimizer.step()
         schedule.step()
         if step % 50 == 0 or step == args.steps - 1:
-            log.append(dict(step=step, loss=float(loss.detach()),
-                            seconds=round(time.time() - start, 1)))
+            seconds = round(time.time() - start, 1)
+            log.append(dict(step=step, loss=float(loss.detach()), seconds=seconds))
             print(log[-1], flush=True)
     clip.eval()
     result = dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed,

@@ -10,7 +10,8 @@ ssddbc=dict(...))`` and ``train_cfg.max_epochs = E`` give the stages::
     train 0 -> S | cluster S | train S -> R1 (pseudo labels of S) | cluster R1 | ... | train -> E
 
 Run directory: ``checkpoints/`` (work dir of every training stage: ``epoch_N.pth`` and
-mmengine's text logs), ``features/epoch_{epoch:03d}.npz``, ``pseudo_labels/epoch_{epoch:03d}.npz``, ``logs/``
+mmengine's text logs), ``features/epoch_{epoch:03d}.npz``,
+``pseudo_labels/epoch_{epoch:03d}.npz``, ``logs/``
 (one visualizer directory continued by all stages, ``vis_data/scalars.json``, plus each
 stage's console output ``stage_NN_<name>.log``) and ``pipeline.json`` (state, written
 atomically before and after every stage). ``--resume-run-dir`` continues at the first stage
@@ -31,8 +32,8 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest,
-                                         load_feature_cache, load_pseudo_labels)
+from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest, load_feature_cache,
+                                         load_pseudo_labels)
 from cissreg.utils.atomic_io import atomic_write_text, remove_stale_temp_files
 
 TOOLS = osp.dirname(osp.abspath(__file__))
@@ -123,8 +124,8 @@ class Pipeline:
             start = time.time()
             rc = (self._train(stage, log) if stage['kind'] == 'train'
                   else self._cluster(stage, log))
-            entry = dict(stage=stage['name'], rc=rc, log=log, seconds=round(time.time() - start,
-                                                                               1))
+            seconds = round(time.time() - start, 1)
+            entry = dict(stage=stage['name'], rc=rc, log=log, seconds=seconds)
             self.state['history'].append(entry)
             if rc != 0:
                 self.state['running'] = None

@@ -20,8 +20,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.structures import BaseDataElement
 
-import cissreg  # noqa: F401  (safe checkpoint loading, registries)
 from cissreg.registry import RUNNERS
+from cissreg.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,6 +115,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
+    register_all_modules(init_default_scope=False)  # the scope is the config's default_scope
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if args.out is not None:

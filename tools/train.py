@@ -12,8 +12,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import cissreg  # noqa: F401  (safe checkpoint loading, registries)
 from cissreg.registry import RUNNERS
+from cissreg.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,6 +70,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
+    register_all_modules(init_default_scope=False)  # the scope is the config's default_scope
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()

@@ -3,8 +3,8 @@
 No training framework: stage 2 of ``tools/pseudo_label_pipeline.py`` runs it in its own
 process (``python -m cissreg.clustering``).
 """
-from .cache_io import (PseudoLabelFileError, feature_digest, load_feature_cache,
-                       load_pseudo_labels, save_feature_cache, save_pseudo_labels)
+from .cache_io import (PseudoLabelFileError, feature_digest, load_feature_cache, load_pseudo_labels,
+                       save_feature_cache, save_pseudo_labels)
 from .grid_search import (DEFAULT_KS, DEFAULT_PERCENTILES, GridSearchResult, clustering_score,
                           grid_search)
 from .knn import available_backends, default_backend, knn

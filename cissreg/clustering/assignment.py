@@ -1,7 +1,7 @@
 """SSDDBC steps (5)-(6): merging small core clusters and assigning non-core points."""
 import numpy as np
 
-from .neighbours import Neighbours, segment_starts, pairwise_distances
+from .neighbours import Neighbours, pairwise_distances, segment_starts
 
 _CHUNK_ROWS = 1024
 
@@ -60,7 +60,6 @@ def merge_small_clusters(features: np.ndarray, core_idx: np.ndarray, cluster: np
     found = np.isfinite(best_d[first])
     target[src[first][found]] = best_t[first][found]
     return target[cluster]
-
 
 
 def assign_non_core(features: np.ndarray, point_ids: np.ndarray, point_labels: np.ndarray,
@@ -133,7 +132,6 @@ def assign_non_core(features: np.ndarray, point_ids: np.ndarray, point_labels: n
                                           features[core_ids], clusters[core_ids], owners,
                                           n_nearest)
     return out
-
 
 
 def assign_non_core_exact(points: np.ndarray, point_labels: np.ndarray,

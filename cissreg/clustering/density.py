@@ -1,11 +1,15 @@
 """SSDDBC steps (1)-(3): densities, core points and the core kNN graph (docs/en/methods/gcd.md)."""
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
-from scipy import sparse
+
+from cissreg.utils.optional_import import import_optional
 
 from .knn import knn
 from .neighbours import Neighbours
+
+if TYPE_CHECKING:  # scipy comes with the "gcd" extra
+    from scipy import sparse
 
 
 def local_density(knn_dist: np.ndarray) -> np.ndarray:
@@ -18,7 +22,6 @@ def local_density(knn_dist: np.ndarray) -> np.ndarray:
         np.ndarray: float64 [N]; a point with zero median distance gets ``1 / 1e-12``.
     """
     return 1.0 / np.maximum(np.median(knn_dist, axis=1), 1e-12)
-
 
 
 def relative_density(rho: np.ndarray, knn_idx: np.ndarray) -> np.ndarray:
@@ -35,11 +38,9 @@ def relative_density(rho: np.ndarray, knn_idx: np.ndarray) -> np.ndarray:
     return (k + rho.mean()) / (k + rho[knn_idx].mean(axis=1)) * rho
 
 
-
 def core_mask_from_density(rho_rel: np.ndarray, percentile: float) -> np.ndarray:
     """Step (2): bool [N], ``rho' >= np.percentile(rho', percentile)`` (linear interpolation)."""
     return rho_rel >= np.percentile(rho_rel, percentile)
-
 
 
 def core_knn(features: np.ndarray, core_mask: np.ndarray, k: int, neighbours: Neighbours,
@@ -80,8 +81,7 @@ def core_knn(features: np.ndarray, core_mask: np.ndarray, k: int, neighbours: Ne
     return out_idx, out_dist
 
 
-
-def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> sparse.csr_matrix:
+def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> 'sparse.csr_matrix':
     """Step (3), edges: undirected core kNN graph, edges shorter than the mean kNN distance.
 
     Args:
@@ -95,6 +95,7 @@ def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> sparse.csr_matrix:
     keep = (knn_dist < knn_dist.mean()).ravel() if knn_dist.size else np.zeros(0, bool)
     rows = np.repeat(np.arange(m), knn_idx.shape[1])[keep]
     cols = knn_idx.ravel()[keep]
+    sparse = import_optional('scipy.sparse', 'gcd', 'SSDDBC clustering')
     adj = sparse.csr_matrix((np.ones(len(rows), bool), (rows, cols)), shape=(m, m))
     adj = (adj + adj.T).tocsr()
     adj.sort_indices()

@@ -15,6 +15,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from cissreg.utils.optional_import import import_optional
+
 from .neighbours import Neighbours, full_neighbours, pairwise_distances
 from .ssddbc import SSDDBCResult, ssddbc
 
@@ -58,7 +60,8 @@ def clustering_score(pseudo: np.ndarray, labels: np.ndarray, silhouette_idx: np.
     Returns:
         float: the score; -inf when the subsample holds fewer than two assigned clusters.
     """
-    from sklearn.metrics import silhouette_score
+    silhouette_score = import_optional('sklearn.metrics', 'gcd',
+                                       'the clustering score').silhouette_score
     sub = pseudo[silhouette_idx]
     keep = sub >= 0
     n_clusters = len(np.unique(sub[keep]))

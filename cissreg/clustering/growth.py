@@ -1,11 +1,14 @@
 """SSDDBC step (4): breadth-first cluster growth and cluster labelling (docs/en/methods/gcd.md)."""
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy comes with the "gcd" extra
+    from scipy import sparse
 
 
-def grow_clusters(adjacency: sparse.csr_matrix, rho_rel: np.ndarray,
+def grow_clusters(adjacency: 'sparse.csr_matrix', rho_rel: np.ndarray,
                   labels: np.ndarray) -> np.ndarray:
     """Step (4), growth: breadth-first clusters that never mix two labels.
 
@@ -47,7 +50,6 @@ def grow_clusters(adjacency: sparse.csr_matrix, rho_rel: np.ndarray,
     return cluster
 
 
-
 def cluster_owners(cluster: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
     """int64 [C]: the label that a cluster's labelled members carry, -1 if it has none.
 
@@ -58,7 +60,6 @@ def cluster_owners(cluster: np.ndarray, labels: np.ndarray, n_clusters: int) -> 
     has = (labels >= 0) & (cluster >= 0)
     np.maximum.at(owners, cluster[has], labels[has])
     return owners
-
 
 
 def label_clusters(cluster: np.ndarray, labels: np.ndarray, n_clusters: int,

@@ -5,11 +5,15 @@ candidates than asked; their distances are recomputed in float64 (:func:`exact_d
 sorted by ``(distance, index)``, so both backends return the same neighbours in the same order
 and equal distances are ordered by the smaller index, whatever the library's own tie order.
 """
+import importlib
 from typing import Optional, Tuple
 
 import numpy as np
 
+from cissreg.utils.optional_import import import_optional
+
 KNN_BACKENDS = ('sklearn', 'faiss')
+_BACKEND_MODULES = dict(sklearn='sklearn.neighbors', faiss='faiss')
 _EXTRA = 4  # candidates beyond k, so ties at the k-th place are resolved by index
 _CHUNK_ROWS = 2048
 
@@ -19,7 +23,7 @@ def available_backends() -> Tuple[str, ...]:
     names = []
     for name in KNN_BACKENDS:
         try:
-            __import__('faiss' if name == 'faiss' else 'sklearn.neighbors')
+            importlib.import_module(_BACKEND_MODULES[name])
         except ImportError:
             continue
         names.append(name)
@@ -28,7 +32,10 @@ def available_backends() -> Tuple[str, ...]:
 
 def default_backend() -> str:
     """The faster backend measured by ``benchmarks/bench_ssddbc.py`` that is installed."""
-    return available_backends()[0]
+    names = available_backends()
+    if not names:  # raises, naming the extra that installs scikit-learn and faiss
+        import_optional(_BACKEND_MODULES['sklearn'], 'gcd', 'k-nearest-neighbour search')
+    return names[0]
 
 
 def exact_distances(queries: np.ndarray, points: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -77,12 +84,13 @@ def knn(points: np.ndarray, k: int, backend: str = 'auto',
     backend = default_backend() if backend == 'auto' else backend
     m = min(n, k + n_self + _EXTRA)
     if backend == 'faiss':
-        import faiss
+        faiss = import_optional('faiss', 'gcd', 'k-nearest-neighbour search (faiss)')
         index = faiss.IndexFlatL2(points.shape[1])
         index.add(points)
         _, cand = index.search(queries, m)
     elif backend == 'sklearn':
-        from sklearn.neighbors import NearestNeighbors
+        NearestNeighbors = import_optional('sklearn.neighbors', 'gcd',
+                                           'k-nearest-neighbour search').NearestNeighbors
         cand = NearestNeighbors(n_neighbors=m, algorithm='brute').fit(points).kneighbors(
             queries, return_distance=False)
     else:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from scipy import sparse
+
+from cissreg.utils.optional_import import import_optional
 
 from .assignment import assign_non_core, merge_small_clusters
-from .density import (core_graph, core_knn, core_mask_from_density, local_density,
-                      relative_density)
+from .density import core_graph, core_knn, core_mask_from_density, local_density, relative_density
 from .growth import cluster_owners, grow_clusters, label_clusters
 from .neighbours import Neighbours, full_neighbours
 
@@ -88,6 +88,7 @@ def ssddbc(features: np.ndarray, labels: np.ndarray, k: int, percentile: float,
     if len(core_idx) >= 2:
         adjacency = core_graph(*core_knn(features, core, k, neighbours, backend))
     else:
+        sparse = import_optional('scipy.sparse', 'gcd', 'SSDDBC clustering')
         adjacency = sparse.csr_matrix((len(core_idx), len(core_idx)), dtype=bool)
     cluster_core = grow_clusters(adjacency, rho_rel[core_idx], labels[core_idx])
     n_clusters = int(cluster_core.max()) + 1 if len(cluster_core) else 0

@@ -325,4 +325,3 @@ class BaseDetDataset(BaseDataset, metaclass=ABCMeta):
         if not self.test_mode:
             data_info['dataset'] = self
         return self.pipeline(data_info)
-

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from cissreg.registry import DATASETS
+
 from . import region_pair_transforms  # noqa: F401  (registers the pipeline transforms)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from cissreg.registry import DATASETS
+
 from .voc_det_dataset import VOCDetDataset
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'diamond', 'cross', 'ring')

@@ -4,10 +4,14 @@ An mmengine checkpoint holds, besides tensors, the ``MessageHub`` state (``Histo
 objects whose pickled state names ``HistoryBuffer.min`` etc. through ``getattr``), numpy
 arrays / scalars / dtypes (dataset meta, best scores) and ``collections.Counter`` (MultiStepLR
 milestones). torch's ``weights_only`` unpickler refuses the first two kinds. This module
-allowlists exactly those globals, routes mmengine's local-file checkpoint loader through an
-explicit ``torch.load(..., weights_only=True)`` (so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot
-turn it off) and turns a refused global into an :class:`UnsafeCheckpointError` that names the
-file and the global. Nothing ever falls back to ``weights_only=False``.
+allowlists exactly those globals while :func:`safe_torch_load` loads, an explicit
+``torch.load(..., weights_only=True)`` (so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn it
+off) that turns a refused global into an :class:`UnsafeCheckpointError` naming the file and the
+global. Nothing ever falls back to ``weights_only=False``.
+
+Importing this module changes nothing; :func:`register_checkpoint_safe_globals` (called by
+:func:`cissreg.utils.register_all_modules`) routes mmengine's local-file checkpoint loader
+through :func:`safe_torch_load`.
 """
 import os.path as osp
 import pickle
@@ -55,7 +59,7 @@ def _history_buffer_getattr(obj: Any, name: str) -> Callable:
 
 def _numpy_globals() -> List[Union[Any, Tuple[Any, str]]]:
     """numpy's array/scalar reconstructors and dtype classes, under numpy 2 and numpy 1 names."""
-    multiarray = np._core.multiarray
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     dtype_classes = [getattr(np.dtypes, name) for name in np.dtypes.__all__
                      if isinstance(getattr(np.dtypes, name), type)
                      and issubclass(getattr(np.dtypes, name), np.dtype)]
@@ -98,7 +102,11 @@ def safe_torch_load(file: Any, map_location: Any = None) -> Any:
     """
     name = file if isinstance(file, str) else getattr(file, 'name', repr(file))
     try:
-        return torch.load(file, map_location=map_location, weights_only=True)
+        # only the globals not allowed already: leaving the context removes what it added
+        allowed = set(torch.serialization.get_safe_globals())
+        missing = [g for g in checkpoint_safe_globals() if g not in allowed]
+        with torch.serialization.safe_globals(missing):
+            return torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         found = _REFUSED_GLOBAL.search(str(err))
         if found is None:

@@ -1,10 +1,12 @@
 """Word-level tokenizers built with the ``tokenizers`` library, saved as transformers folders."""
 import os
 import os.path as osp
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Optional
 
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from .optional_import import import_optional
+
+if TYPE_CHECKING:  # transformers is imported when a tokenizer is built
+    from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 __all__ = ['MLLM_SPECIAL_TOKENS', 'build_word_tokenizer', 'load_or_build_word_tokenizer']
 
@@ -15,7 +17,7 @@ MLLM_SPECIAL_TOKENS = ('<img>', '</img>', '<IMG_CONTEXT>', '<vp>', '</vp>', '[SE
 
 
 def build_word_tokenizer(words: Iterable[str],
-                         save_dir: Optional[str] = None) -> PreTrainedTokenizerFast:
+                         save_dir: Optional[str] = None) -> 'PreTrainedTokenizerFast':
     """A whitespace/punctuation word-level tokenizer over ``words`` plus special tokens.
 
     Ids: ``<pad>`` 0, ``<s>`` 1, ``</s>`` 2, ``<unk>`` 3, the MLLM tokens, then the sorted
@@ -30,6 +32,10 @@ def build_word_tokenizer(words: Iterable[str],
     Returns:
         PreTrainedTokenizerFast: ``encode('red circle')`` gives the word ids (no BOS / EOS).
     """
+    tokenizers = import_optional('tokenizers', 'mllm', 'word-level tokenizers')
+    Tokenizer, models = tokenizers.Tokenizer, tokenizers.models
+    normalizers, pre_tokenizers = tokenizers.normalizers, tokenizers.pre_tokenizers
+    transformers = import_optional('transformers', 'mllm', 'word-level tokenizers')
     specials: List[str] = [PAD, BOS, EOS, UNK, *MLLM_SPECIAL_TOKENS]
     vocab = {tok: i for i, tok in enumerate(specials)}
     for word in sorted({w.lower() for w in words} - set(specials)):
@@ -38,7 +44,7 @@ def build_word_tokenizer(words: Iterable[str],
     core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK,
         additional_special_tokens=list(MLLM_SPECIAL_TOKENS))
     if save_dir is not None:
@@ -47,8 +53,8 @@ def build_word_tokenizer(words: Iterable[str],
     return tokenizer
 
 
-def load_or_build_word_tokenizer(path: str,
-                                 words: Optional[Iterable[str]] = None) -> PreTrainedTokenizerBase:
+def load_or_build_word_tokenizer(
+        path: str, words: Optional[Iterable[str]] = None) -> 'PreTrainedTokenizerBase':
     """Load a transformers tokenizer folder, building it from ``words`` first if absent.
 
     Args:
@@ -67,4 +73,5 @@ def load_or_build_word_tokenizer(path: str,
                 f'no tokenizer in {path!r} (tokenizer_config.json missing) and no vocabulary '
                 'to build one from: set tokenizer.path to a transformers tokenizer folder')
         build_word_tokenizer(words, save_dir=path)
-    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    transformers = import_optional('transformers', 'mllm', 'word-level tokenizers')
+    return transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -7,6 +7,7 @@ from mmengine.structures import BaseDataElement
 from mmengine.visualization import Visualizer
 
 from cissreg.registry import VISUALIZERS
+
 from .det_drawing import draw_det_result
 
 __all__ = ['DetLocalVisualizer', 'gt_from_instances']

@@ -5,15 +5,14 @@ _base_ = [
     '../_base_/datasets/ade20k_ciss.py', '../_base_/schedules/dkd_sgd_poly.py'
 ]
 # ---- frequently changed
-task, setting = '100-50', 'overlap'
-task_sizes = [100, 50]
+task_sizes, setting = [100, 50], 'overlap'  # the 100-50 setting
 epochs = 100
 
 model = dict(task_sizes=task_sizes, base_pos_weight=None,
              loss_mbce=dict(pos_weight=35.0))
 train_cfg = dict(
     type='IncrementalLoop',
-    task_split=dict(type='CISSTaskSplit', task=task, setting=setting,
+    task_split=dict(type='CISSTaskSplit', setting=setting,  # steps: model.task_sizes
                     cache_dir='work_dirs/ciss_splits'),
     stages=dict(step=dict(max_epochs=epochs)))
 optim_wrapper = dict(optimizer=dict(lr=2.5e-3), paramwise_cfg=dict(incremental_lr=2.5e-4))

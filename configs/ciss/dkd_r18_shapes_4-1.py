@@ -8,8 +8,7 @@ _base_ = [
     '../_base_/datasets/shapes_ciss.py', '../_base_/schedules/dkd_sgd_poly.py'
 ]
 # ---- frequently changed
-task, setting = '4-1', 'overlap'
-task_sizes = [4, 1, 1]
+task_sizes, setting = [4, 1, 1], 'overlap'  # the 4-1 setting
 base_epochs, step_epochs = 30, 300
 head_channels = 128
 base_lr, incremental_lr = 0.01, 0.001
@@ -21,7 +20,7 @@ model = dict(
     base_pos_weight=2.0)
 train_cfg = dict(
     type='IncrementalLoop',
-    task_split=dict(type='CISSTaskSplit', task=task, setting=setting,
+    task_split=dict(type='CISSTaskSplit', setting=setting,  # steps: model.task_sizes
                     cache_dir='work_dirs/ciss_splits'),
     stages=dict(step=dict(max_epochs=step_epochs, init_max_epochs=base_epochs)))
 optim_wrapper = dict(optimizer=dict(lr=base_lr),

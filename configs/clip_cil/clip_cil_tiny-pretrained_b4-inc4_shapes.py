@@ -7,10 +7,7 @@ _base_ = [
 num_classes, init_class, increment = 16, 4, 4
 
 model = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-train_cfg = dict(task_split=dict(init_class=init_class, increment=increment),
-                 stages=dict(prompts=dict(max_epochs=10, init_max_epochs=10),
+train_cfg = dict(stages=dict(prompts=dict(max_epochs=10, init_max_epochs=10),
                              head=dict(max_epochs=5, optim_wrapper=dict(optimizer=dict(lr=0.01)))))
-val_evaluator = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 default_hooks = dict(logger=dict(interval=10), replay=dict(samples_per_old_class=60))

@@ -11,12 +11,9 @@ num_classes, init_class, increment = 10, 2, 2
 model = dict(num_classes=num_classes, init_class=init_class, increment=increment,
              second_stage_start_task=0, second_stage_logit_scale=10.0)
 train_cfg = dict(
-    task_split=dict(init_class=init_class, increment=increment),
     stages=dict(prompts=dict(max_epochs=20, init_max_epochs=10),
                 head=dict(max_epochs=4, optim_wrapper=dict(optimizer=dict(
                     type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0)))))
-val_evaluator = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.0, _delete_=True))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=2),
                      replay=dict(samples_per_old_class=128))

@@ -8,6 +8,3 @@ _base_ = [
 num_classes, init_class, increment = 100, 10, 10
 
 model = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-train_cfg = dict(task_split=dict(init_class=init_class, increment=increment))
-val_evaluator = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-test_evaluator = val_evaluator

@@ -8,7 +8,4 @@ _base_ = [
 num_classes, init_class, increment = 200, 20, 20
 
 model = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-train_cfg = dict(task_split=dict(init_class=init_class, increment=increment))
-val_evaluator = dict(num_classes=num_classes, init_class=init_class, increment=increment)
-test_evaluator = val_evaluator
 default_hooks = dict(replay=dict(samples_per_old_class=32))

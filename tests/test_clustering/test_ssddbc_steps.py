@@ -4,8 +4,8 @@ import pytest
 
 from cissreg.clustering.assignment import (assign_non_core, assign_non_core_exact,
                                            merge_small_clusters)
-from cissreg.clustering.density import (core_graph, core_knn, core_mask_from_density,
-                                        local_density, relative_density)
+from cissreg.clustering.density import (core_graph, core_knn, core_mask_from_density, local_density,
+                                        relative_density)
 from cissreg.clustering.growth import cluster_owners, grow_clusters, label_clusters
 from cissreg.clustering.knn import knn
 from cissreg.clustering.neighbours import full_neighbours

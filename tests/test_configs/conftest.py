@@ -1,7 +1,8 @@
 """tests/test_configs: the tiny data of the config adapters is written once per session."""
 import mmengine.config.config
 import pytest
-from tiny import _shared
+
+from cissreg.testing.tiny import _shared
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -9,7 +9,6 @@ import pytest
 from cissreg.datasets.cil import (CIFAR100CILDataset, ClassSubset, DigitsCILDataset,
                                   ImageNetRCILDataset, class_range_subset)
 
-
 pytestmark = pytest.mark.usefixtures('cissreg_scope')
 
 

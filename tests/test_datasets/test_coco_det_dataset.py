@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from _reference import require
 from cissreg.datasets import CocoDetDataset
+from cissreg.testing.reference import require
 
 CATEGORIES = [dict(id=7, name='zebra'), dict(id=1, name='ant'), dict(id=3, name='bee')]
 

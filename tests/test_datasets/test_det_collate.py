@@ -17,8 +17,8 @@ def _samples(shapes):
 def test_same_size_images_are_stacked_and_preprocess_like_the_list():
     samples = _samples([(3, 32, 32)] * 3)
     stacked, listed = stack_det_collate(samples), pseudo_collate(samples)
-    assert isinstance(stacked['inputs'], torch.Tensor) and stacked['inputs'].shape == (3, 3, 32,
-                                                                                         32)
+    assert isinstance(stacked['inputs'], torch.Tensor)
+    assert stacked['inputs'].shape == (3, 3, 32, 32)
     assert len(stacked['data_samples']) == 3
     pre = YOLODetDataPreprocessor(mean=[0, 0, 0], std=[255, 255, 255], bgr_to_rgb=True)
     a, b = pre(stacked, training=True)['inputs'], pre(listed, training=True)['inputs']

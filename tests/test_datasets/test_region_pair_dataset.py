@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from _reference import require
 from mmengine.registry import init_default_scope
 
 from cissreg.datasets.region_pair_dataset import derangement
 from cissreg.registry import DATASETS
+from cissreg.testing.reference import require
 from cissreg.utils.rle import rle_decode
 
 

@@ -3,41 +3,11 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-import cv2
-import numpy as np
 import pytest
 
 from cissreg.datasets import VOCDetDataset
-
-CLASSES = ('cat', 'dog', 'bird', 'fish')
-
-
-def voc_object(name, box, difficult=0):
-    xmin, ymin, xmax, ymax = box
-    return (f'  <object>\n    <name>{name}</name>\n    <difficult>{difficult}</difficult>\n'
-            f'    <bndbox>\n      <xmin>{xmin}</xmin>\n      <ymin>{ymin}</ymin>\n'
-            f'      <xmax>{xmax}</xmax>\n      <ymax>{ymax}</ymax>\n    </bndbox>\n'
-            '  </object>\n')
-
-
-def voc_xml(width, height, objects):
-    return ('<annotation>\n  <filename>x.jpg</filename>\n'
-            f'  <size>\n    <width>{width}</width>\n    <height>{height}</height>\n'
-            '    <depth>3</depth>\n  </size>\n' + ''.join(objects) + '</annotation>\n')
-
-
-def write_voc(root, images, split='train'):
-    """images: {id: (width, height, xml_text)} -> VOC folder under root."""
-    for sub in ('Annotations', 'JPEGImages', 'ImageSets/Main'):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-    for name, (w, h, xml) in images.items():
-        cv2.imwrite(os.path.join(root, 'JPEGImages', f'{name}.jpg'),
-                    np.full((h, w, 3), 90, np.uint8))
-        with open(os.path.join(root, 'Annotations', f'{name}.xml'), 'w') as f:
-            f.write(xml)
-    with open(os.path.join(root, 'ImageSets', 'Main', f'{split}.txt'), 'w') as f:
-        f.write(''.join(f'{n}\n' for n in images))
-    return str(root)
+from cissreg.testing.det_files import VOC_CLASSES as CLASSES
+from cissreg.testing.det_files import voc_object, voc_xml, write_voc
 
 
 def build(root, **kwargs):

@@ -2,36 +2,15 @@
 import os
 import re
 
-import cv2
 import numpy as np
 import pytest
-from _reference import require
+from cissreg.testing.reference import require
 
 from cissreg.datasets import YOLOTxtDataset
 from cissreg.datasets.yolo_txt_dataset import image_to_label_path
-
-CLASSES = ('person', 'car', 'dog')
-
-
-def write_image(path, w, h):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    cv2.imwrite(str(path), np.full((h, w, 3), 50, np.uint8))
-
-
-def write_label(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(text)
-
-
-def make_layout(root):
-    """images/train/{a.jpg (64x32), b.png (40x40), c.jpg (16x16, no label)} + labels."""
-    write_image(root / 'images/train/a.jpg', 64, 32)
-    write_image(root / 'images/train/b.png', 40, 40)
-    write_image(root / 'images/train/c.jpg', 16, 16)
-    write_label(root / 'labels/train/a.txt', '1 0.5 0.5 0.25 0.5\n\n0 0.125 0.25 0.25 0.5\n')
-    write_label(root / 'labels/train/b.txt', '2 0.3 0.6 0.2 0.1\n')
-    return str(root)
+from cissreg.testing.det_files import YOLO_CLASSES as CLASSES
+from cissreg.testing.det_files import make_layout, write_image, write_label
+from cissreg.testing.reference import require
 
 
 def build(root, **kwargs):

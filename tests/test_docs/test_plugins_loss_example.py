@@ -2,9 +2,9 @@
 import sys
 
 import torch
-from _plugins_doc import code_blocks, load_plugin_config
 
 from cissreg.registry import MODELS
+from cissreg.testing.plugins_doc import code_blocks, load_plugin_config
 
 
 def test_documented_loss_is_a_short_weighted_loss_subclass_used_by_the_config(

@@ -6,10 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 from mmengine.config import Config
 
-import cissreg  # noqa: F401  (allowlists the globals of mmengine checkpoints)
+from cissreg.utils.safe_load import safe_torch_load
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,7 +96,7 @@ def test_plugin_outside_package_trains_through_tools_train(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'loss_plugin:' in result.stdout + result.stderr  # the plugin's loss was logged
 
-    checkpoint = torch.load(work_dir / 'iter_1.pth', weights_only=True)
+    checkpoint = safe_torch_load(str(work_dir / 'iter_1.pth'))
     assert set(checkpoint['state_dict']) == {'plugin_head.weight', 'plugin_head.bias'}
     assert checkpoint['meta']['iter'] == 1
 

@@ -93,3 +93,25 @@ def test_last_differs_from_the_mean_of_task_accuracies_when_tasks_differ_in_size
     assert (out['acc_0-2'] + out['acc_3-3']) / 2 == 50.0  # the old "AA" would say 50
     record = metric.incremental_record()
     assert record['Last'] == 25.0 and record['acc_matrix'] == [[100.0], [0.0, 100.0]]
+
+
+def test_groups_come_from_the_task_sizes_handed_in_dataset_meta():
+    """Without its own split the metric groups by ``dataset_meta['task_sizes']`` (as the loop
+    and CissRunner hand it), the same as with the split stated in its arguments."""
+    stated = CILMetric(num_classes=4, init_class=3, increment=1)
+    handed = CILMetric()
+    handed.dataset_meta = dict(classes=('a', 'b', 'c', 'd'), task_sizes=[3, 1])
+    assert handed.ranges == stated.ranges == [(0, 3), (3, 4)]
+    for metric in (stated, handed):
+        metric.process(None, _samples([(0, 3, 4), (1, 3, 4), (2, 3, 4), (3, 3, 4)]))
+    assert handed.compute_metrics(handed.results) == stated.compute_metrics(stated.results)
+
+
+def test_without_a_split_the_metric_says_where_it_comes_from():
+    metric = CILMetric()
+    metric.dataset_meta = dict(classes=('a', 'b'))
+    with pytest.raises(ValueError,
+                       match=r"no task split. It comes in dataset_meta\['task_sizes'\]"):
+        metric.ranges
+    with pytest.raises(ValueError, match='give num_classes, init_class and increment together'):
+        CILMetric(num_classes=4, init_class=2)

@@ -10,10 +10,10 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
 
-from _reference import require
 from cissreg.evaluation import DetMetric, coco_bbox_eval, voc_map
 from cissreg.registry import METRICS
 from cissreg.structures import DetDataSample
+from cissreg.testing.reference import require
 
 STAT_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l',
              'bbox_AR@1', 'bbox_AR@10', 'bbox_AR@100', 'bbox_AR_s@100', 'bbox_AR_m@100',

@@ -1,7 +1,7 @@
 """SIGKILL at the dangerous instants of checkpointing, then resume.
 
-The killed run is a real subprocess (``kill_parts.py``) that blocks at the chosen file
-operation; the reference run and the resumed run train in this process.
+The killed run is a real subprocess (``cissreg/testing/kill_parts.py``) that blocks at the
+chosen file operation; the reference run and the resumed run train in this process.
 """
 import importlib
 import os
@@ -16,16 +16,12 @@ import torch
 
 from cissreg.engine.runner import CissRunner
 
-HERE = Path(__file__).parent
-TOY_DIR = HERE.parent / 'test_engine'
-REPO = HERE.parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope='module')
-def parts(toy):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(HERE))
-        return importlib.import_module('kill_parts')
+def parts():
+    return importlib.import_module('cissreg.testing.kill_parts')
 
 
 def _train(parts, work_dir: Path, resume: bool = False) -> dict:
@@ -52,8 +48,8 @@ def uninterrupted(parts, tmp_path_factory):
 
 def _kill_at(pause: str, tmp_path: Path, work_dir: Path) -> None:
     env = dict(os.environ, OMP_NUM_THREADS='1', PAUSE_AT=pause,
-               PYTHONPATH=os.pathsep.join([str(REPO), str(TOY_DIR)]))
-    proc = subprocess.Popen([sys.executable, str(HERE / 'kill_parts.py'), str(work_dir)],
+               PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, '-m', 'cissreg.testing.kill_parts', str(work_dir)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     deadline = time.time() + 240

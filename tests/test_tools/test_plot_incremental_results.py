@@ -1,14 +1,13 @@
 """tools/analysis_tools/plot_incremental_results.py: reads per-task results, plots, errors."""
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools' / 'analysis_tools'))
-import plot_incremental_results as pir  # noqa: E402
+from cissreg.testing.tools import load_tool
+
+pir = load_tool('analysis_tools/plot_incremental_results.py')
 
 
 def _write(work_dir: Path, values):

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from cissreg.testing.tools import load_tool
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools'))
-import pseudo_label_pipeline as plp  # noqa: E402
+plp = load_tool('pseudo_label_pipeline.py')
 
 TINY = f"""
 _base_ = '{REPO}/configs/gcd/gcd_vit-tiny_mnist5k.py'

@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py on a toy config (train, --resume, --out, --show-dir)."""
-import importlib.util
 import json
 import os
 import pickle
@@ -11,26 +10,20 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from cissreg.testing.tools import load_tool
+
 REPO = Path(__file__).resolve().parents[2]
-TOY_DIR = REPO / 'tests' / 'test_engine'
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'cissreg_tool_{name}', REPO / 'tools' /
-                                                  f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'{name}.py')
 
 
 @pytest.fixture(scope='module')
 def toy_config(tmp_path_factory) -> str:
-    """Toy config + module in a temp dir that is on sys.path (subprocesses: PYTHONPATH)."""
-    directory = tmp_path_factory.mktemp('toy_config')
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(TOY_DIR))
-        toy = importlib.import_module('cissreg_toy_parts')
-    return toy.write_toy_config(directory)
+    """A toy config (its ``custom_imports`` registers :mod:`cissreg.testing.toy_parts`)."""
+    from cissreg.testing.toy_parts import write_toy_config
+    return write_toy_config(tmp_path_factory.mktemp('toy_config'))
 
 
 def _run_tool(monkeypatch, name: str, *argv: str) -> None:
@@ -40,11 +33,10 @@ def _run_tool(monkeypatch, name: str, *argv: str) -> None:
 
 
 def test_train_resume_and_test(toy_config, tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(toy_config).parent))
     work_dir = tmp_path / 'work'
     # 1. train one epoch as a script, from the repository root
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(toy_config).parent), os.environ.get('PYTHONPATH', '')]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO),
+                                                       os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run(
         [sys.executable, 'tools/train.py', toy_config, '--work-dir', str(work_dir)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -75,7 +67,6 @@ def test_train_resume_and_test(toy_config, tmp_path, monkeypatch):
 
 def test_test_tool_refuses_mismatched_checkpoint(toy_config, tmp_path, monkeypatch):
     from cissreg.utils import CheckpointMismatchError
-    monkeypatch.syspath_prepend(str(Path(toy_config).parent))
     torch.save({'state_dict': {'fc1.weight': torch.zeros(2, 2)}}, tmp_path / 'other.pth')
     with pytest.raises(CheckpointMismatchError, match='fc1.weight: checkpoint'):
         _run_tool(monkeypatch, 'test', toy_config, str(tmp_path / 'other.pth'), '--work-dir',

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from _reference import require
 from cissreg.registry import MODELS
+from cissreg.testing.reference import require
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER_PATH = ROOT / 'tools' / 'model_converters' / 'ultralytics2cissreg.py'

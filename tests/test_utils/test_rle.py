@@ -1,10 +1,10 @@
 """COCO RLE encode / decode against pycocotools."""
 import numpy as np
 import pytest
-from _reference import require
 
-from cissreg.utils.rle import (counts_to_string, polygons_to_mask, rle_area, rle_decode,
-                               rle_encode, string_to_counts)
+from cissreg.testing.reference import require
+from cissreg.utils.rle import (counts_to_string, polygons_to_mask, rle_area, rle_decode, rle_encode,
+                               string_to_counts)
 
 
 def _masks():

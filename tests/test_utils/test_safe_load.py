@@ -130,3 +130,17 @@ def test_env_override_cannot_turn_safe_loading_off(tmp_path, monkeypatch):
     with pytest.raises(UnsafeCheckpointError):
         _load_checkpoint(str(path))
     assert not marker.exists()
+
+
+def test_safe_torch_load_keeps_the_process_allowlist(real_checkpoint):
+    """Loading allows the checkpoint globals for the load only, and never removes globals
+    that ``register_all_modules`` (or anyone) allowed for the whole process."""
+    from cissreg.utils.safe_load import safe_torch_load
+    with _torch_default_safe_globals():
+        assert safe_torch_load(str(real_checkpoint))['meta']['epoch'] == 2
+        assert torch.serialization.get_safe_globals() == []  # added for the load only
+    before = torch.serialization.get_safe_globals()
+    assert HistoryBuffer in before
+    safe_torch_load(str(real_checkpoint))
+    assert set(torch.serialization.get_safe_globals()) == set(before)
+    torch.load(real_checkpoint, weights_only=True)  # still allowed for plain torch.load

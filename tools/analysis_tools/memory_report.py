@@ -30,8 +30,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-import cissreg  # noqa: F401
 from cissreg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from cissreg.utils import register_all_modules
 
 EMA_NAMES = ('teacher', 'ema')
 STATE_PER_PARAM = {'Adam': 2, 'AdamW': 2, 'SGD': 1}
@@ -129,6 +129,7 @@ def format_table(rows: List[dict]) -> str:
 
 def build(cfg: Config, meta: bool, word_tokenizer: bool):
     """Model and optim wrapper of ``cfg`` (on the meta device when asked)."""
+    register_all_modules(init_default_scope=False)
     init_default_scope(cfg.get('default_scope', 'cissreg'))
     if word_tokenizer:
         tok = cfg.model.mllm.tokenizer

@@ -22,10 +22,9 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-import cissreg  # noqa: F401  (safe checkpoint loading, registries)
-from cissreg.utils import CheckpointMismatchError, atomic_write_bytes, compare_state_dict
 from cissreg.models.distillers import strip_ddp_prefix, student_state_dict
 from cissreg.registry import MODELS
+from cissreg.utils import CheckpointMismatchError, atomic_write_bytes, compare_state_dict
 from cissreg.utils.safe_load import safe_torch_load
 
 

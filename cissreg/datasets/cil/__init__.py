@@ -1,9 +1,8 @@
-from .base_cil_dataset import (BaseCILDataset, ClassSubset, class_order_from_seed,
-                               class_range_subset)
+from .base_cil_dataset import BaseCILDataset, ClassSubset, class_order_from_seed, class_range_subset
 from .cifar100_dataset import CIFAR100CILDataset
+from .compositional_shapes import CompositionalShapesCILDataset
 from .digits_dataset import DIGIT_NAMES, DigitsCILDataset
 from .imagenet_r_dataset import ImageNetRCILDataset
-from .compositional_shapes import CompositionalShapesCILDataset
 from .task_split import ClassIncrementalSplit
 from .transforms import PackCILInputs
 

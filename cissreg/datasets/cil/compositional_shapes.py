@@ -2,13 +2,13 @@
 over compositions it never saw.
 
 Every image is one shape of one colour on a noisy dark background, at a random size,
-position and texture; its caption names them in a few words ("small striped red star left."; short,
-because the tiny CLIP's tokenizer is byte-level: one token per character). Colour-shape pairs are split in two: the *seen* pairs caption the
-pretraining images, the *held-out* pairs are the classes of the CIL benchmark. A text encoder
-pretrained on the seen pairs knows every colour and shape word, but never saw "red star" as
-a pair, so zero-shot recognition of the held-out classes tests composition, and classes that
-share a word ("red star" / "red cross", "red star" / "blue star") are the semantically hard
-pairs the hinge loss is about.
+position and texture; its caption names them in a few words ("small striped red star left.";
+short, because the tiny CLIP's tokenizer is byte-level: one token per character). Colour-shape
+pairs are split in two: the *seen* pairs caption the pretraining images, the *held-out* pairs
+are the classes of the CIL benchmark. A text encoder pretrained on the seen pairs knows every colour
+and shape word, but never saw "red star" as a pair, so zero-shot recognition of the held-out classes
+tests composition, and classes that share a word ("red star" / "red cross", "red star" / "blue
+star") are the semantically hard pairs the hinge loss is about.
 """
 from typing import Dict, List, Tuple
 
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from cissreg.registry import DATASETS
+
 from .base_cil_dataset import BaseCILDataset
 
 COLOURS: Dict[str, Tuple[int, int, int]] = {  # BGR

@@ -4,6 +4,8 @@ from typing import List, Tuple
 import numpy as np
 
 from cissreg.registry import DATASETS
+from cissreg.utils.optional_import import import_optional
+
 from .base_cil_dataset import BaseCILDataset
 
 DIGIT_NAMES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
@@ -28,8 +30,8 @@ class DigitsCILDataset(BaseCILDataset):
         super().__init__(**kwargs)
 
     def load_samples(self) -> Tuple[List[dict], List[str]]:
-        from sklearn.datasets import load_digits
-        digits = load_digits()
+        datasets = import_optional('sklearn.datasets', 'clip', 'DigitsCILDataset')
+        digits = datasets.load_digits()
         images = np.clip(np.rint(digits.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
         labels = digits.target.astype(np.int64)
         samples = []

@@ -5,6 +5,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from cissreg.registry import DATASETS
+
 from ..cil.cifar100_dataset import CIFAR100CILDataset, load_cifar_pickle
 
 

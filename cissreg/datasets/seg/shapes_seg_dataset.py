@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from cissreg.registry import DATASETS
+
 from .voc_seg_dataset import VOCSegDataset
 
 SHAPE_SEG_CLASSES = ('circle', 'square', 'triangle', 'diamond', 'cross', 'ring')

@@ -9,7 +9,9 @@ import numpy as np
 from mmengine.utils import ProgressBar
 from PIL import Image
 
-from cissreg.registry import DATASETS
+from cissreg.registry import TASK_UTILS
+
+from ..base_task_split import BaseTaskSplit
 from .task_subset import SegTaskSubset
 from .transforms import label_lut
 
@@ -71,8 +73,8 @@ def step_images(presence: np.ndarray, task_sizes: Sequence[int],
     return out
 
 
-@DATASETS.register_module()
-class CISSTaskSplit:
+@TASK_UTILS.register_module()
+class CISSTaskSplit(BaseTaskSplit):
     """Steps of a class-incremental segmentation setting (the ``IncrementalLoop`` split).
 
     * ``train_subset(dataset, t)``: the step's images (:func:`step_images`) plus the memory
@@ -87,15 +89,17 @@ class CISSTaskSplit:
     reads the file.
 
     Args:
-        task (str): ``'15-1'``, ``'100-50'``, ``'joint'``, ...
+        task (str, optional): ``'15-1'``, ``'100-50'``, ``'joint'``, ... Defaults to the
+            model's task sizes (handed by ``IncrementalLoop``).
         setting (str): ``'overlap'`` or ``'disjoint'``. Defaults to ``'overlap'``.
         cache_dir (str, optional): Cache folder (e.g. ``'work_dirs/ciss_splits'``, next to
             the work dirs); ``None`` disables caching.
         progress (bool): Progress bar while reading masks. Defaults to True.
     """
 
-    def __init__(self, task: str, setting: str = 'overlap', cache_dir: Optional[str] = None,
-                 progress: bool = True) -> None:
+    def __init__(self, task: Optional[str] = None, setting: str = 'overlap',
+                 cache_dir: Optional[str] = None, progress: bool = True) -> None:
+        super().__init__()
         self.task, self.setting = task, setting
         self.cache_dir, self.progress = cache_dir, progress
         self.memory: Dict[int, List[int]] = {}
@@ -104,10 +108,22 @@ class CISSTaskSplit:
 
     # ------------------------------------------------------------------ classes
     def task_sizes(self, dataset) -> List[int]:
-        return ciss_task_sizes(self.task, len(_base(dataset).metainfo['classes']))
+        num_classes = len(_base(dataset).metainfo['classes'])
+        if self.task is None:
+            return self._adopted(num_classes)
+        return ciss_task_sizes(self.task, num_classes)
 
-    def num_tasks(self, dataset) -> int:
-        return len(self.task_sizes(dataset))
+    def task_name(self, dataset) -> str:
+        """``task``, or the setting's name of the adopted sizes (``[15, 1, 1, 1, 1, 1]`` ->
+        ``'15-1'``, one step -> ``'joint'``); it names the cache files."""
+        if self.task is not None:
+            return self.task
+        sizes = self.task_sizes(dataset)
+        if len(sizes) == 1:
+            return 'joint'
+        if len(set(sizes[1:])) == 1:
+            return f'{sizes[0]}-{sizes[1]}'
+        return '-'.join(str(s) for s in sizes)
 
     def step_classes(self, dataset, task_id: int) -> List[int]:
         """Labels of step ``task_id``'s classes."""
@@ -128,7 +144,7 @@ class CISSTaskSplit:
         base = _base(dataset)
         paths = base.seg_paths()
         key = hashlib.sha1('\n'.join(paths).encode()).hexdigest()[:16]
-        name = f'{self.task}_{self.setting}_{kind}_{key}.json'
+        name = f'{self.task_name(base)}_{self.setting}_{kind}_{key}.json'
         if name in self._lists:
             return self._lists[name]
         cache = osp.join(self.cache_dir, name) if self.cache_dir else None

@@ -3,6 +3,7 @@ import os.path as osp
 from typing import List
 
 from cissreg.registry import DATASETS
+
 from .base_seg_dataset import BaseSegDataset
 
 VOC_SEG_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',

@@ -8,6 +8,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cissreg.registry import TRANSFORMS
+
 from .transforms import _affine_boxes
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform, Compose
 
 from cissreg.registry import TRANSFORMS
+
 from .transforms import _keep, _pair
 
 __all__ = ['Mosaic', 'MixUp', 'CopyPaste']

@@ -17,7 +17,7 @@ scales and the padding). ``RandomAffine`` and the mixing transforms of
 :mod:`.mix_img_transforms` (training only) drop both records.
 """
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import cv2
 import numpy as np

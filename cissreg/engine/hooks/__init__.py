@@ -7,6 +7,7 @@ from .feature_cache_hook import FeatureCacheHook
 from .gaussian_replay_hook import GaussianReplayHook
 from .gcd_feature_cache_hook import GCDFeatureCacheHook, extract_gcd_features
 from .grad_learner_hook import GradLearnerHook
+from .incremental_hook import IncrementalHook
 from .old_model_resume_hook import OldModelResumeHook
 from .optim_step_ema_hook import OptimStepEMAHook
 from .pipeline_switch_hook import PipelineSwitchHook
@@ -18,7 +19,7 @@ from .train_mode_switch_hook import TrainModeSwitchHook
 from .yolov8_param_scheduler_hook import YOLOv8ParamSchedulerHook
 
 __all__ = [
-    'ExemplarMemoryHook', 'GradLearnerHook', 'OldModelResumeHook',
+    'ExemplarMemoryHook', 'GradLearnerHook', 'IncrementalHook', 'OldModelResumeHook',
     'AtomicCheckpointHook', 'BackboneFreezeHook', 'DetVisualizationHook', 'FeatureCacheHook',
     'GaussianReplayHook',
     'ResumableRandomnessHook', 'OptimStepEMAHook', 'PipelineSwitchHook',

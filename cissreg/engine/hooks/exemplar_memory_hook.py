@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import broadcast_object_list, get_dist_info
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch.utils.data import DataLoader
 
@@ -14,9 +13,11 @@ from cissreg.datasets.seg import class_balanced_memory
 from cissreg.models.segmentors.ciss.prediction import sigmoid_argmax_prediction
 from cissreg.registry import HOOKS
 
+from .incremental_hook import IncrementalHook
+
 
 @HOOKS.register_module()
-class ExemplarMemoryHook(Hook):
+class ExemplarMemoryHook(IncrementalHook):
     """DKD-M: after step ``t`` pick ``mem_size`` exemplars that step ``t + 1`` trains with.
 
     After training step ``t`` (``after_train_task``), the *trained* model labels step

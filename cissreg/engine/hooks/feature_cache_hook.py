@@ -3,7 +3,6 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import Tensor
 from torch.utils.data import DataLoader
@@ -11,9 +10,11 @@ from torch.utils.data import DataLoader
 from cissreg.engine.loops.feature_loader import FeatureBatchLoader
 from cissreg.registry import DATASETS, HOOKS
 
+from .incremental_hook import IncrementalHook
+
 
 @HOOKS.register_module()
-class FeatureCacheHook(Hook):
+class FeatureCacheHook(IncrementalHook):
     """Encode a task's training images once and train its stages on the features.
 
     For :class:`IncrementalLoop` with a classifier whose ``extract_feat(inputs)`` [B, D] does

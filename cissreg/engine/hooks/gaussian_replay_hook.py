@@ -3,16 +3,17 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import get_dist_info
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import Tensor
 
 from cissreg.registry import HOOKS
+
 from .feature_cache_hook import FeatureCacheHook
+from .incremental_hook import IncrementalHook
 
 
 @HOOKS.register_module()
-class GaussianReplayHook(Hook):
+class GaussianReplayHook(IncrementalHook):
     """Gaussian feature replay for :class:`IncrementalLoop` + :class:`CLIPPromptClassifier`.
 
     The features come from :class:`FeatureCacheHook` (the frozen image encoder's features of

@@ -4,7 +4,6 @@ from typing import Dict, Optional
 
 import torch
 from mmengine.dist import all_reduce, get_dist_info
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch.nn.parallel import DistributedDataParallel
 
@@ -12,9 +11,11 @@ from cissreg.models.layers.grad_learner import GradLearner, grow_optimizer_state
 from cissreg.models.layers.pixel_replay import PixelReplay
 from cissreg.registry import HOOKS, MODELS
 
+from .incremental_hook import IncrementalHook
+
 
 @HOOKS.register_module()
-class GradLearnerHook(Hook):
+class GradLearnerHook(IncrementalHook):
     """Train the trusted-foreground gradient learner ``h_w`` after every main-model update.
 
     The segmentor leaves the step's logits and trusted labels in ``model.train_cache``

@@ -11,8 +11,12 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
-from cissreg.registry import DATASETS, LOOPS
+from cissreg.datasets.base_task_split import BaseTaskSplit
+from cissreg.evaluation.metrics.incremental_metric import IncrementalMetricMixin
+from cissreg.models.incremental_model import IncrementalModelMixin
+from cissreg.registry import LOOPS, TASK_UTILS
 from cissreg.utils.atomic_io import ATOMIC_LOCAL_BACKEND, atomic_write_text
+
 from .incremental_state import IncrementalStateHook
 from .stage_config import as_list, stage_optim_cfg, stage_scheduler_cfgs
 
@@ -22,34 +26,27 @@ class IncrementalLoop(BaseLoop):
     """Train a model on a sequence of tasks, each in one or more stages of epochs.
 
     A new incremental method is a model + hooks + a config, never a new loop. The loop knows
-    nothing of prompts, heads or replay; it talks to three parties through small protocols.
+    nothing of prompts, heads or replay; it talks to four parties through base classes:
 
-    **Task split** (``task_split``, a config of a registered split such as
-    ``ClassIncrementalSplit``; :mod:`cissreg.datasets.cil.task_split`)::
+    * **Task split** (``train_cfg.task_split``, registered in ``TASK_UTILS``): a
+      :class:`~cissreg.datasets.base_task_split.BaseTaskSplit` such as
+      ``ClassIncrementalSplit`` or ``CISSTaskSplit``: the classes per task, ``task_info``
+      for the model, each task's training subset and evaluation subset.
+    * **Model** (the unwrapped ``runner.model``): an
+      :class:`~cissreg.models.incremental_model.IncrementalModelMixin`: ``begin_task``,
+      ``set_stage``, ``runs_stage`` and ``task_sizes`` (see there for when each runs).
+    * **Hooks**: :class:`~cissreg.engine.hooks.IncrementalHook` events
+      ``before_train_task(runner, task_id)``, ``before_train_stage(runner, task_id, stage)``,
+      ``after_train_stage(runner, task_id, stage)``, ``after_train_task(runner, task_id)``.
+    * **Metrics**: an
+      :class:`~cissreg.evaluation.metrics.incremental_metric.IncrementalMetricMixin` keeps
+      its state across tasks (saved in checkpoints) and adds a record to the results file.
 
-        num_tasks(dataset) -> int
-        task_info(dataset, task_id) -> dict      # handed to model.begin_task
-        train_subset(dataset, task_id) -> Dataset   # the task's training samples
-        eval_subset(dataset, task_id) -> Dataset    # the samples of the classes seen so far
-
-    **Model** (the unwrapped ``runner.model``)::
-
-        begin_task(task_id, task_info)   # required: grow, name or snapshot what the task needs
-        set_stage(stage)                 # optional: choose what trains in stage 1, 2, ...
-        runs_stage(task_id, stage) -> bool   # optional: skip a stage for some tasks
-        task_sizes                       # optional: checked against the split
-
-    ``begin_task`` runs before the task's first epoch. When a run resumes at task ``t`` it
-    runs for tasks ``0..t`` in order on the fresh model *before* the checkpoint's weights are
-    loaded, so a model that grows per task reaches the saved shapes; state that must survive
-    a resume (an old-model snapshot) therefore lives in the model's ``state_dict``. It runs
-    before the per-epoch reseed: it should draw no random numbers (initialise new classes
-    deterministically) for a resumed run to match an uninterrupted one bit for bit.
-
-    **Hooks** get, besides mmengine's events, ``before_train_task(task_id)``,
-    ``before_train_stage(task_id, stage)`` (``runner.train_loop.dataloader`` may be replaced
-    here, e.g. by cached features), ``after_train_stage(task_id, stage)`` and
-    ``after_train_task(task_id)`` (before the evaluation).
+    The split is stated once per config: either in ``task_split`` or, for a model sized at
+    construction, by the model's ``task_sizes``, which the loop hands to a split config that
+    gives none (and checks against one that does). The loop then hands it on: to the model in
+    every ``task_info``, to hooks as :attr:`task_sizes`, to the metrics in
+    ``dataset_meta['task_sizes']`` (as mmengine hands ``dataset_meta``).
 
     For every task: ``begin_task``; ``before_train_task``; for every stage with epochs:
     ``set_stage``, a loader over ``train_subset`` (built like the train dataloader config),
@@ -98,17 +95,21 @@ class IncrementalLoop(BaseLoop):
         self._loader_cfg = copy.deepcopy(dataloader)
         super().__init__(runner, copy.deepcopy(dataloader))
         self.dataset = self.dataloader.dataset
-        self.task_split = DATASETS.build(task_split)
+        self.task_split = TASK_UTILS.build(task_split)
+        if not isinstance(self.task_split, BaseTaskSplit):
+            raise TypeError(f'IncrementalLoop: train_cfg.task_split builds a '
+                            f'{type(self.task_split).__name__}, not a BaseTaskSplit')
+        if not isinstance(self.model, IncrementalModelMixin):
+            raise TypeError(f'IncrementalLoop: the model {type(self.model).__name__} is not an '
+                            'IncrementalModelMixin (cissreg.models.incremental_model): derive '
+                            'it from IncrementalModelMixin and BaseModel')
         if isinstance(stages, dict):  # named stages: a child config changes one by its key
             stages = list(stages.values())
         self.stages = [dict(s) for s in (stages or [dict(max_epochs=max_epochs)])]
-        total = self.task_split.num_tasks(self.dataset)
+        self.task_sizes = self._resolve_task_sizes()
+        total = len(self.task_sizes)
         self.num_tasks = min(num_tasks or total, total)
         self.results_file = results_file
-        if not hasattr(self.model, 'begin_task'):
-            raise TypeError(f'IncrementalLoop: the model {type(self.model).__name__} has no '
-                            'begin_task(task_id, task_info)')
-        self._check_task_sizes()
         if not isinstance(runner.optim_wrapper, dict):
             raise TypeError('IncrementalLoop builds one optimizer per task and stage: give '
                             '`optim_wrapper` as a config dict')
@@ -146,21 +147,22 @@ class IncrementalLoop(BaseLoop):
     stage = property(attrgetter('_stage'), doc='Current stage (1-based).')
 
     # ------------------------------------------------------------------ schedule
-    def _check_task_sizes(self) -> None:
-        sizes = getattr(self.model, 'task_sizes', None)
-        if sizes is None or not hasattr(self.task_split, 'task_sizes'):
-            return
-        split_sizes = self.task_split.task_sizes(self.dataset)
-        if list(sizes) != list(split_sizes):
+    def _resolve_task_sizes(self) -> List[int]:
+        """Classes per task: the split's, adopting the model's when the split gives none."""
+        model_sizes = self.model.task_sizes
+        if model_sizes is not None:
+            self.task_split.adopt_task_sizes(model_sizes)
+        split_sizes = list(self.task_split.task_sizes(self.dataset))
+        if model_sizes is not None and list(model_sizes) != split_sizes:
             raise ValueError(f'IncrementalLoop: the task split {split_sizes} '
                              f"({self.task_split.__class__.__name__}) differs from the model's "
-                             f'{list(sizes)}')
+                             f'{list(model_sizes)}')
+        return split_sizes
 
     def epochs_of(self, task: int, stage: int) -> int:
         """Epochs of ``stage`` (1-based) in ``task``; 0 for a stage that does not run."""
         cfg = self.stages[stage - 1]
-        runs_stage = getattr(self.model, 'runs_stage', None)
-        if runs_stage is not None and not runs_stage(task, stage):
+        if not self.model.runs_stage(task, stage):
             return 0
         if task == 0 and cfg.get('init_max_epochs') is not None:
             return int(cfg['init_max_epochs'])
@@ -240,8 +242,7 @@ class IncrementalLoop(BaseLoop):
             metric.load_state_dict(metric_state)
         for t in range(task + 1):  # a model that grows per task reaches the saved shapes
             self.model.begin_task(t, self.task_split.task_info(self.dataset, t))
-        if hasattr(self.model, 'set_stage'):
-            self.model.set_stage(stage)
+        self.model.set_stage(stage)
         self.dataloader = self.task_loader(task)
         self._build_stage_optim(task, stage)
         if state['task_done']:
@@ -274,7 +275,7 @@ class IncrementalLoop(BaseLoop):
             if epochs == 0:
                 continue
             self._stage = stage
-            if hasattr(model, 'set_stage') and not self._restored:
+            if not self._restored:
                 model.set_stage(stage)
             self._wrap_for_stage()
             self.dataloader = self.task_loader(task)
@@ -336,7 +337,8 @@ class IncrementalLoop(BaseLoop):
         return loop
 
     def _stateful_metrics(self) -> list:
-        return [m for m in self._eval_loop().evaluator.metrics if hasattr(m, 'state_dict')]
+        return [m for m in self._eval_loop().evaluator.metrics
+                if isinstance(m, IncrementalMetricMixin)]
 
     def _evaluate(self, task: int) -> Dict[str, float]:
         loop = self._eval_loop()
@@ -345,19 +347,21 @@ class IncrementalLoop(BaseLoop):
         cfg = copy.deepcopy(dict(self.runner.cfg[key]))
         cfg['dataset'] = self.task_split.eval_subset(full_loader.dataset, task)
         loop.dataloader = self.runner.build_dataloader(cfg, seed=self.runner.seed)
+        meta = loop.evaluator.dataset_meta
+        loop.evaluator.dataset_meta = dict(meta or {}, task_sizes=list(self.task_sizes))
         try:
             metrics = loop.run()
         finally:
             loop.dataloader = full_loader
+            loop.evaluator.dataset_meta = meta
         return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
     def results(self) -> dict:
         """What the results file holds: per-task metrics and the metrics' own records."""
         out = dict(seed=self.runner.seed, num_tasks=self.num_tasks,
                    tasks=[dict(task=t, metrics=self.history[t]) for t in sorted(self.history)])
-        for metric in self._eval_loop().evaluator.metrics:
-            if hasattr(metric, 'incremental_record'):
-                out[type(metric).__name__] = metric.incremental_record()
+        for metric in self._stateful_metrics():
+            out[type(metric).__name__] = metric.incremental_record()
         return out
 
     def _write_results(self) -> None:

@@ -18,8 +18,10 @@ from torch.utils.data import DataLoader
 
 from cissreg.engine.hooks.resumable_randomness_hook import ResumableRandomnessHook
 from cissreg.models.distillers.export import STUDENT_PREFIX
+from cissreg.models.incremental_model import IncrementalModelMixin
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
+from cissreg.utils.setup_env import register_all_modules
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 
 from .checkpoint_checks import check_ema_state, check_optimizer_state, check_scheduler_state
@@ -36,6 +38,12 @@ class CissRunner(Runner):
     """mmengine ``Runner`` with reliability guarantees for long runs.
 
     Built like mmengine's Runner (``runner_type = 'CissRunner'`` in the config). On top of it:
+
+    * **Task split.** The ``task_sizes`` of an incremental model reach the val / test
+      metrics in ``dataset_meta`` (so ``tools/test.py`` on a task checkpoint groups classes
+      as training did).
+    * **Set-up.** Building one calls :func:`cissreg.utils.register_all_modules` (without
+      changing the default scope, which comes from the config's ``default_scope``).
 
     * **Atomic checkpoints** come from the config's ``AtomicCheckpointHook`` (see
       ``configs/_base_/default_runtime.py``); a config that asks for mmengine's plain
@@ -55,6 +63,11 @@ class CissRunner(Runner):
     """
 
     _resuming_optimizer = False  # set while resume() loads a checkpoint
+
+    def __init__(self, *args, **kwargs) -> None:
+        # builds through mmengine's root registries and checkpoint loading need it; idempotent
+        register_all_modules(init_default_scope=False)
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def from_cfg(cls, cfg) -> 'CissRunner':
@@ -93,6 +106,22 @@ class CissRunner(Runner):
         model_wrapper_cfg = dict(model_wrapper_cfg)
         model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
         return MODEL_WRAPPERS.build(model_wrapper_cfg, default_args=dict(module=model))
+
+    def build_val_loop(self, loop):
+        """mmengine's ``build_val_loop``, handing the model's task split to the metrics."""
+        return self._hand_task_sizes(super().build_val_loop(loop))
+
+    def build_test_loop(self, loop):
+        """mmengine's ``build_test_loop``, handing the model's task split to the metrics."""
+        return self._hand_task_sizes(super().build_test_loop(loop))
+
+    def _hand_task_sizes(self, loop):
+        """Add an incremental model's ``task_sizes`` to the evaluator's ``dataset_meta``."""
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if isinstance(model, IncrementalModelMixin) and model.task_sizes is not None:
+            meta = loop.evaluator.dataset_meta or {}
+            loop.evaluator.dataset_meta = dict(meta, task_sizes=list(model.task_sizes))
+        return loop
 
     @staticmethod
     def build_dataloader(dataloader: Union[DataLoader, Dict],

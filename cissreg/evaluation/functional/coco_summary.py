@@ -9,7 +9,7 @@ COCO_STAT_NAMES: Tuple[str, ...] = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', '
 
 
 def summarize(precision: np.ndarray, recall: np.ndarray, iou_thrs: np.ndarray,
-               max_dets: Sequence[int]) -> np.ndarray:
+              max_dets: Sequence[int]) -> np.ndarray:
     """``COCOeval.summarize()`` for bbox: the 12 stats."""
 
     def mean(ap: bool, iou_thr: Optional[float] = None, area: int = 0,

@@ -2,7 +2,8 @@
 from typing import Dict, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+
+from cissreg.utils.optional_import import import_optional
 
 
 def gcd_cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray,
@@ -34,7 +35,8 @@ def gcd_cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray,
     size = int(max(y_pred.max(), y_true.max())) + 1
     w = np.zeros((size, size), dtype=np.int64)
     np.add.at(w, (y_pred, y_true), 1)
-    rows, cols = linear_sum_assignment(w.max() - w)
+    optimize = import_optional('scipy.optimize', 'gcd', 'GCD cluster accuracy')
+    rows, cols = optimize.linear_sum_assignment(w.max() - w)
     mapping = np.empty(size, dtype=np.int64)
     mapping[rows] = cols
     correct = mapping[y_pred] == y_true

@@ -5,8 +5,10 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from cissreg.utils.task_split import range_key, task_class_ranges
 from cissreg.registry import METRICS
+from cissreg.utils.task_split import range_key, task_class_ranges
+
+from .incremental_metric import IncrementalMetricMixin
 
 
 def grouped_accuracy(preds: np.ndarray, labels: np.ndarray, ranges: Sequence[Tuple[int, int]],
@@ -62,32 +64,33 @@ def cil_summary(task_acc: Sequence[Sequence[float]],
     forgetting = None
     if last > 0:
         forgetting = float(np.mean([
-            max(task_acc[l][j] for l in range(j, last + 1)) - task_acc[last][j]
+            max(task_acc[i][j] for i in range(j, last + 1)) - task_acc[last][j]
             for j in range(last)
         ]))
     return dict(Last=float(all_acc[last]), Avg=float(np.mean(all_acc)), forgetting=forgetting)
 
 
 @METRICS.register_module()
-class CILMetric(BaseMetric):
+class CILMetric(IncrementalMetricMixin, BaseMetric):
     """Grouped accuracy of a class-incremental model, with the run's history.
 
     The task being evaluated is the one whose classes end at the model's number of scored
     classes (``len(pred_score)``); samples of classes the model has not seen yet are left
     out (and counted in the log), so a task checkpoint can be tested on the full test set.
-    Groups follow ``init_class`` / ``increment`` (B50-Inc10 gives ``'0-49'``,
-    ``'50-59'``, ...). Each evaluation is stored in :attr:`history` by task; once the history
-    holds tasks ``0..t``, the results also carry Last, Avg and forgetting (see
-    :func:`cil_summary`).
+    Groups follow the task split (B50-Inc10 gives ``'0-49'``, ``'50-59'``, ...): the
+    ``task_sizes`` that ``IncrementalLoop`` and ``CissRunner`` hand in ``dataset_meta``,
+    unless ``num_classes`` / ``init_class`` / ``increment`` are given. Each evaluation is
+    stored in :attr:`history` by task; once the history holds tasks ``0..t``, the results also
+    carry Last, Avg and forgetting (see :func:`cil_summary`).
 
     Keys (prefix ``cil/``): ``acc_all``, ``acc_{start}-{end}`` per seen task, ``acc_old``
     (from task 1), ``acc_new``, ``task`` and, with a full history, ``Last``, ``Avg``,
     ``forgetting`` (from task 1). Values are percentages.
 
     Args:
-        num_classes (int): Total classes.
-        init_class (int): Classes of task 0.
-        increment (int): Classes per later task.
+        num_classes (int, optional): Total classes. Defaults to the handed split.
+        init_class (int, optional): Classes of task 0.
+        increment (int, optional): Classes per later task.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Defaults to ``'cil'``.
     """
@@ -95,14 +98,32 @@ class CILMetric(BaseMetric):
     default_prefix = 'cil'
 
     def __init__(self,
-                 num_classes: int,
-                 init_class: int,
-                 increment: int,
+                 num_classes: Optional[int] = None,
+                 init_class: Optional[int] = None,
+                 increment: Optional[int] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.ranges = task_class_ranges(num_classes, init_class, increment)
+        given = [v is not None for v in (num_classes, init_class, increment)]
+        if any(given) and not all(given):
+            raise ValueError('CILMetric: give num_classes, init_class and increment together, '
+                             'or none of them (the task split handed in dataset_meta is used)')
+        self._ranges = (task_class_ranges(num_classes, init_class, increment) if all(given)
+                        else None)
         self.history: Dict[int, dict] = {}
+
+    @property
+    def ranges(self) -> List[Tuple[int, int]]:
+        """``[(start, end), ...]`` class range of every task."""
+        if self._ranges is not None:
+            return self._ranges
+        sizes = self.task_sizes_from_meta()
+        if sizes is None:
+            raise ValueError('CILMetric: no task split. It comes in dataset_meta[\'task_sizes\'] '
+                             'from IncrementalLoop or from a CissRunner whose model has '
+                             'task_sizes; otherwise give num_classes, init_class and increment')
+        starts = np.cumsum([0] + sizes)
+        return [(int(s), int(e)) for s, e in zip(starts[:-1], starts[1:])]
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:

@@ -7,6 +7,8 @@ from mmengine.logging import print_log
 
 from cissreg.registry import METRICS
 
+from .incremental_metric import IncrementalMetricMixin
+
 
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_labels: int,
                      ignore_index: int = 255) -> np.ndarray:
@@ -44,7 +46,7 @@ def ciss_miou(cm: np.ndarray, num_base: int, num_seen: int) -> Dict[str, float]:
 
 
 @METRICS.register_module()
-class CISSMetric(BaseMetric):
+class CISSMetric(IncrementalMetricMixin, BaseMetric):
     """One confusion matrix over the evaluated set (255 ignored) -> ``mIoU_old``,
     ``mIoU_new``, ``mIoU_all``, ``hIoU`` of the current step, and their averages over the
     steps evaluated so far (``avg_mIoU_all`` ...).

@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
 from cissreg.registry import METRICS
+
 from ..functional import CocoEvalResult, coco_bbox_eval, voc_map
 
 #: Metric names of the 12 COCO stats, in ``COCOeval.stats`` order (keys get ``coco/``).
@@ -102,8 +103,8 @@ class DetMetric(BaseMetric):
             data_samples (Sequence[dict]): The model's outputs: ``DetDataSample.to_dict()``
                 dicts (what mmengine's ``Evaluator`` passes) or ``DetDataSample`` objects, with
                 ``img_id``, ``instances`` (list of dicts with ``bbox`` [x1, y1, x2, y2],
-                ``bbox_label``, ``ignore_flag`` and optionally ``area``) and ``pred_instances`` (``bboxes`` [K, 4]
-                xyxy, ``scores`` [K], ``labels`` [K]).
+                ``bbox_label``, ``ignore_flag`` and optionally ``area``) and
+                ``pred_instances`` (``bboxes`` [K, 4] xyxy, ``scores`` [K], ``labels`` [K]).
         """
         for sample in data_samples:
             if isinstance(sample, BaseDataElement):

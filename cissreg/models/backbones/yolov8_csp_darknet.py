@@ -8,7 +8,8 @@ from mmengine.model import BaseModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
 from cissreg.registry import MODELS
-from ..layers.yolo_bricks import (C2f, SPPF, YOLO_ACT_CFG, YOLO_NORM_CFG, make_divisible,
+
+from ..layers.yolo_bricks import (SPPF, YOLO_ACT_CFG, YOLO_NORM_CFG, C2f, make_divisible,
                                   make_round, reset_yolo_parameters)
 
 

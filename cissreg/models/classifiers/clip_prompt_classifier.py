@@ -10,6 +10,7 @@ from cissreg.models.base_model import FiniteLossModel
 from cissreg.models.clip import build_clip_model, encode_image, encode_text_embeds
 from cissreg.models.clip.frozen_weights import exclude_frozen_weights
 from cissreg.models.clip.lora import inject_vision_lora, lora_disabled
+from cissreg.models.incremental_model import IncrementalModelMixin
 from cissreg.registry import MODELS, TASK_UTILS
 from cissreg.utils.task_split import incremental_task_sizes
 
@@ -17,7 +18,7 @@ from .clip_hard_pairs import HardPairMixin
 
 
 @MODELS.register_module()
-class CLIPPromptClassifier(HardPairMixin, FiniteLossModel):
+class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel):
     """Class-incremental CLIP classifier trained in two stages per task.
 
     * **Stage 1** (every task): only the prompts train. Logits are CLIP's

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Optional
 import torch
 from torch import Tensor
 
+from cissreg.utils.optional_import import import_optional
+
 from .openai_convert import (convert_openai_clip_state_dict, is_openai_clip_state_dict,
                              load_openai_clip_state_dict)
 
@@ -38,7 +40,7 @@ def build_clip_config(config: dict) -> 'CLIPConfig':
     The text config's special token ids default to the last two ids of its vocabulary
     (``<|startoftext|>``, ``<|endoftext|>``), as in CLIP's tokenizer.
     """
-    from transformers import CLIPConfig
+    CLIPConfig = import_optional('transformers', 'clip', 'CLIP models').CLIPConfig
     config = dict(config)
     text = dict(config.pop('text_config', {}))
     vocab_size = text.get('vocab_size', 49408)
@@ -66,7 +68,7 @@ def build_clip_model(config: Optional[dict] = None,
     Returns:
         CLIPModel: in float32.
     """
-    from transformers import CLIPModel
+    CLIPModel = import_optional('transformers', 'clip', 'CLIP models').CLIPModel
     if pretrained is None:
         if config is None:
             raise ValueError('build_clip_model needs a config dict or pretrained weights')

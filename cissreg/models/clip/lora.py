@@ -4,6 +4,8 @@ from typing import Iterator, List, Optional
 
 from torch import nn
 
+from cissreg.utils.optional_import import import_optional
+
 
 def inject_vision_lora(clip: nn.Module, cfg: Optional[dict]) -> List[nn.Parameter]:
     """Add peft LoRA to the attention projections of chosen vision layers (frozen at first).
@@ -18,7 +20,8 @@ def inject_vision_lora(clip: nn.Module, cfg: Optional[dict]) -> List[nn.Paramete
     """
     if cfg is None:
         return []
-    from peft import LoraConfig, inject_adapter_in_model
+    peft = import_optional('peft', 'clip', 'LoRA in CLIP models')
+    LoraConfig, inject_adapter_in_model = peft.LoraConfig, peft.inject_adapter_in_model
     cfg = dict(cfg)
     layers = cfg.pop('layers')
     modules = cfg.pop('target_modules', ('q_proj', 'v_proj'))
@@ -50,7 +53,8 @@ def lora_disabled(clip: nn.Module, params: List[nn.Parameter]) -> Iterator[None]
     if not params:
         yield
         return
-    from peft.tuners.tuners_utils import BaseTunerLayer
+    BaseTunerLayer = import_optional('peft.tuners.tuners_utils', 'clip',
+                                     'LoRA in CLIP models').BaseTunerLayer
     layers = [m for m in clip.vision_model.modules() if isinstance(m, BaseTunerLayer)]
     flags = [p.requires_grad for p in params]
     for layer in layers:

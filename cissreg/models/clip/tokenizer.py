@@ -12,11 +12,10 @@ import html
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import ftfy
-import regex as re
 import torch
 
 from cissreg.registry import TASK_UTILS
+from cissreg.utils.optional_import import import_optional
 
 # OpenAI keeps the first 49152 - 256 - 2 merges after the version header.
 _MAX_MERGES = 49152 - 256 - 2
@@ -45,7 +44,7 @@ def _pairs(word: Tuple[str, ...]) -> set:
 
 def clean_text(text: str) -> str:
     """ftfy fix, double HTML unescape, whitespace collapse and lower case (OpenAI's cleaning)."""
-    text = ftfy.fix_text(text)
+    text = import_optional('ftfy', 'clip', 'the CLIP tokenizer').fix_text(text)
     text = html.unescape(html.unescape(text)).strip()
     return ' '.join(text.split()).strip().lower()
 
@@ -111,9 +110,10 @@ class CLIPTokenizer:
         self.decoder = {i: token for token, i in self.encoder.items()}
         self.bpe_ranks = {m: i for i, m in enumerate(merges)}
         self.cache = {_SOT: _SOT, _EOT: _EOT}
-        self.pattern = re.compile(
+        regex = import_optional('regex', 'clip', 'the CLIP tokenizer')
+        self.pattern = regex.compile(
             r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|"""
-            r"""[^\s\p{L}\p{N}]+""", re.IGNORECASE)
+            r"""[^\s\p{L}\p{N}]+""", regex.IGNORECASE)
         self.vocab_size = len(vocab)
         self.sot_token_id = self.encoder[_SOT]
         self.eot_token_id = self.encoder[_EOT]
@@ -158,7 +158,7 @@ class CLIPTokenizer:
     def encode(self, text: str) -> List[int]:
         """Token ids of ``text`` without start / end tokens."""
         ids: List[int] = []
-        for token in re.findall(self.pattern, clean_text(text)):
+        for token in self.pattern.findall(clean_text(text)):
             token = ''.join(self.byte_encoder[b] for b in token.encode('utf-8'))
             ids.extend(self.encoder[unit] for unit in self.bpe(token).split(' '))
         return ids

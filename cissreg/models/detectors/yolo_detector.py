@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
+
 from ..base_model import FiniteLossModel
 
 

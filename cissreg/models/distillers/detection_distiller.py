@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
+
 from ..base_model import FiniteLossModel
 from ..losses.global_batch_scale import global_batch_scale
 from .recorder import OutputRecorder, RecordSpec, as_levels

@@ -8,8 +8,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from cissreg.registry import MODELS
-from ..layers.yolo_bricks import (YOLO_ACT_CFG, YOLO_NORM_CFG, make_divisible,
-                                  reset_yolo_parameters)
+
+from ..layers.yolo_bricks import YOLO_ACT_CFG, YOLO_NORM_CFG, make_divisible, reset_yolo_parameters
 
 
 @MODELS.register_module()

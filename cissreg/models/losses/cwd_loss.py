@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .weighted_loss import WeightedLoss
 
 

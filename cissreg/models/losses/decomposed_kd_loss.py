@@ -3,6 +3,7 @@ import torch
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .logit_kd_loss import sigmoid_bce
 from .pixel_sum_loss import PixelSumLoss
 

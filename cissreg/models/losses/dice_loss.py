@@ -2,6 +2,7 @@
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .weighted_loss import WeightedLoss
 
 

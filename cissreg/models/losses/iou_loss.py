@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .weighted_loss import WeightedLoss
 
 IOU_MODES = ('iou', 'giou', 'ciou')

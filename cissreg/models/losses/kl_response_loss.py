@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .cwd_loss import promote_to_float
 from .weighted_loss import WeightedLoss
 

@@ -3,6 +3,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .pixel_sum_loss import PixelSumLoss
 
 

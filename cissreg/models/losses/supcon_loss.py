@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .anchor_row_loss import AnchorRowLoss
 
 

@@ -7,7 +7,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from cissreg.registry import MODELS
-from ..layers.yolo_bricks import (C2f, YOLO_ACT_CFG, YOLO_NORM_CFG, make_divisible, make_round,
+
+from ..layers.yolo_bricks import (YOLO_ACT_CFG, YOLO_NORM_CFG, C2f, make_divisible, make_round,
                                   reset_yolo_parameters)
 
 

@@ -1,2 +1,2 @@
-from .pseudo_gumbel import *  # noqa: F401,F403
 from .ciss import *  # noqa: F401,F403
+from .pseudo_gumbel import *  # noqa: F401,F403

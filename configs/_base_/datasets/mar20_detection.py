@@ -33,4 +33,3 @@ train_dataloader = dict(
 val_dataloader = dict(batch_size=8, dataset=dict(ann_file='ImageSets/Main/test.txt',
                                                  **voc_dataset))
 test_dataloader = val_dataloader
-

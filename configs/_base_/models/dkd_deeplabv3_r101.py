@@ -1,5 +1,6 @@
 # DKD's segmentor: ResNet-101 (output stride 16) + DeepLabV3 ASPP head, one 1x1 classifier
-# per step, DKD's losses. task_sizes is set by the dataset / setting config.
+# per step, DKD's losses. task_sizes (the setting: classes per step) is set by the method
+# config, the one place a CISS config states its split (the loop hands it to the split).
 model = dict(
     type='IncrementalSegmentor',
     task_sizes=None,

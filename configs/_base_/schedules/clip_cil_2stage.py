@@ -1,19 +1,20 @@
 # CLIP class-incremental learning, two stages per task: stage `prompts` trains
 # the class prompts (+ Gaussian replay + hinge from task 1) on cached image features, stage
-# `head` (tasks >= model.second_stage_start_task) the task's linear head. Method configs set
-# the task sizes in three places: model, train_cfg.task_split and the evaluator.
+# `head` (tasks >= model.second_stage_start_task) the task's linear head. Method configs state
+# the task split once, in the model (num_classes / init_class / increment); the loop hands it
+# to the split, the hooks and the metric.
 _base_ = '../default_runtime.py'
 
 train_cfg = dict(
     type='IncrementalLoop',
-    task_split=dict(type='ClassIncrementalSplit', init_class=10, increment=10),
+    task_split=dict(type='ClassIncrementalSplit'),  # the model's task sizes
     stages=dict(
         prompts=dict(max_epochs=5, init_max_epochs=5),
         head=dict(max_epochs=3, optim_wrapper=dict(optimizer=dict(lr=0.001)))),
     results_file='cil_results.json')
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-val_evaluator = dict(type='CILMetric', num_classes=100, init_class=10, increment=10)
+val_evaluator = dict(type='CILMetric')  # groups by the model's task sizes
 test_evaluator = val_evaluator
 
 # one fresh optimizer per task and stage; a stage's optim_wrapper is merged over this one

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from _reference import require
 from cissreg.datasets.transforms import (HSVRandomAug, KeepRatioResize, LetterResize,
-                                         LoadDetAnnotations, LoadImageFromFile, MixUp,
-                                         Mosaic, PackDetInputs, RandomAffine, RandomFlip)
+                                         LoadDetAnnotations, LoadImageFromFile, MixUp, Mosaic,
+                                         PackDetInputs, RandomAffine, RandomFlip)
 from cissreg.structures import DetDataSample
+from cissreg.testing.reference import require
 
 
 def sample(h=50, w=100, boxes=((10, 5, 60, 45), (0, 0, 100, 50)), labels=(2, 0),

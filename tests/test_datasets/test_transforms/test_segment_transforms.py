@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from _reference import require
-from cissreg.datasets.transforms import (CopyPaste, LetterResize, LoadDetAnnotations, MixUp,
-                                         Mosaic, RandomAffine, RandomFlip, resample_polygon)
+from cissreg.datasets.transforms import (CopyPaste, LetterResize, LoadDetAnnotations, MixUp, Mosaic,
+                                         RandomAffine, RandomFlip, resample_polygon)
+from cissreg.testing.reference import require
 
 
 def regular_polygon(cx, cy, r, k, phase=0.0):

@@ -104,8 +104,8 @@ def _test_runner(tmp_path, visualization: dict, visualizer=None) -> Runner:
         default_scope='cissreg')
 
 
-@pytest.mark.parametrize('visualizer,absolute_dir', [(None, False),
-                                                      (dict(type='DetLocalVisualizer'), True)])
+@pytest.mark.parametrize('visualizer,absolute_dir',
+                         [(None, False), (dict(type='DetLocalVisualizer'), True)])
 def test_painted_colours_through_test_loop(tmp_path, visualizer, absolute_dir):
     show_dir = str(tmp_path / 'painted') if absolute_dir else 'painted'
     runner = _test_runner(

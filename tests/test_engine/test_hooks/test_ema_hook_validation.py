@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-import cissreg  # noqa: F401  (registers the safe globals checkpoints need)
+from cissreg.utils.safe_load import safe_torch_load
 
 MOMENTUM, TAU = 0.2, 3.0
 ITERS_PER_EPOCH = 4
@@ -151,8 +151,7 @@ def test_validation_uses_ema_weights_and_checkpoint_holds_them(tmp_path):
             for k, v in recorder.raw_after_epoch[epoch].items():
                 assert torch.equal(v, recorder.raw_before_epoch[epoch + 1][k]), k
 
-    ckpt = torch.load(osp.join(str(tmp_path), 'epoch_3.pth'), map_location='cpu',
-                      weights_only=True)
+    ckpt = safe_torch_load(osp.join(str(tmp_path), 'epoch_3.pth'), map_location='cpu')
     t = 3 * ITERS_PER_EPOCH
     # `state_dict` is the deployable EMA model, `ema_state_dict` keeps the raw weights.
     for k in ('head.weight', 'backbone.0.weight', 'backbone.1.running_var'):

@@ -4,12 +4,12 @@ import re
 
 import pytest
 import torch
-from _clip_cil_parts import digits_run_cfg
 from mmengine.hooks import Hook
 
 from cissreg.engine.loops import FeatureBatchLoader
 from cissreg.models.base_model import NonFiniteLossError
 from cissreg.registry import DATASETS, HOOKS, RUNNERS
+from cissreg.testing.clip_cil_parts import digits_run_cfg
 
 
 @HOOKS.register_module(force=True)

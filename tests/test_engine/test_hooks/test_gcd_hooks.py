@@ -32,8 +32,8 @@ def test_stop_at_epoch_saves_full_checkpoint_and_resume_matches(toy, tmp_path):
     ckpt = torch.load(tmp_path / 'part' / 'epoch_2.pth', weights_only=False)
     assert ckpt['meta']['epoch'] == 2 and 'optimizer' in ckpt and 'param_schedulers' in ckpt
     assert not (tmp_path / 'part' / 'epoch_3.pth').exists()
-    second = _runner(toy, tmp_path / 'part', stop_at=3, resume=str(tmp_path / 'part' /
-                                                                    'epoch_2.pth'))
+    second = _runner(toy, tmp_path / 'part', stop_at=3,
+                     resume=str(tmp_path / 'part' / 'epoch_2.pth'))
     second.train()
     # gamma was set from the global epoch index 2 of 4 right after the resume
     assert second.model.pseudo_weight == pytest.approx(2 / 3)

@@ -1,20 +1,18 @@
 """IncrementalLoop through a real runner: results file, task checkpoints, exact resume,
 per-stage optimizers through the runner's builder."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
-from _clip_cil_parts import ROOT, digits_run_cfg
 from mmengine.hooks import Hook
 
+from cissreg.engine.hooks import IncrementalHook
 from cissreg.registry import HOOKS, RUNNERS
+from cissreg.testing.clip_cil_parts import digits_run_cfg
+from cissreg.testing.tools import load_tool
 
-spec = importlib.util.spec_from_file_location('cissreg_test_tool',
-                                              osp.join(ROOT, 'tools', 'test.py'))
-test_tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(test_tool)
+test_tool = load_tool('test.py')
 
 
 class Interrupted(RuntimeError):
@@ -36,7 +34,7 @@ class InterruptAfterEpochHook(Hook):
 
 
 @HOOKS.register_module(force=True)
-class InterruptBeforeTaskHook(Hook):
+class InterruptBeforeTaskHook(IncrementalHook):
     """Simulates a run killed right after task ``task - 1`` finished (checkpoint written)."""
 
     def __init__(self, task: int) -> None:
@@ -163,7 +161,8 @@ def test_train_and_eval_class_orders_must_agree(tmp_path):
 
 
 def test_task_split_must_match_the_model(tmp_path):
-    cfg = digits_run_cfg(str(tmp_path), **{'train_cfg.task_split.init_class': 4})
+    cfg = digits_run_cfg(str(tmp_path), **{'train_cfg.task_split.init_class': 4,
+                                           'train_cfg.task_split.increment': 3})
     with pytest.raises(ValueError, match=r"differs from the model's \[2, 2, 2, 2, 2\]"):
         RUNNERS.build(cfg).train()
 

@@ -7,7 +7,8 @@ import sys
 import textwrap
 
 import torch
-from _clip_cil_parts import ROOT, digits_run_cfg
+
+from cissreg.testing.clip_cil_parts import ROOT, digits_run_cfg
 
 HOOK_MODULE = textwrap.dedent('''
     import torch

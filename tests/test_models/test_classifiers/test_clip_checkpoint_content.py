@@ -3,11 +3,11 @@ import os.path as osp
 
 import pytest
 import torch
-from _clip_cil_parts import ROOT, TINY_CLIP, tiny_model_cfg
 from mmengine.config import Config
 
 from cissreg.models.clip import build_clip_model
 from cissreg.registry import MODELS
+from cissreg.testing.clip_cil_parts import ROOT, TINY_CLIP, tiny_model_cfg
 
 VIT_B16 = dict(
     text_config=dict(vocab_size=49408, hidden_size=512, intermediate_size=2048,

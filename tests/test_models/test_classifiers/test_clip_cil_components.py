@@ -6,10 +6,10 @@ of these; the fusion of stage-2 heads is checked in test_clip_prompt_classifier.
 import pytest
 import torch
 import torch.nn.functional as F
-from _clip_cil_parts import NAMES, tiny_model_cfg
 from mmengine.registry import init_default_scope
 
 from cissreg.registry import MODELS
+from cissreg.testing.clip_cil_parts import NAMES, tiny_model_cfg
 
 
 @pytest.fixture(autouse=True)

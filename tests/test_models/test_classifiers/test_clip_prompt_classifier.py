@@ -2,9 +2,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from _clip_cil_parts import NAMES, tiny_model_cfg
 
 from cissreg.registry import MODELS
+from cissreg.testing.clip_cil_parts import NAMES, tiny_model_cfg
 
 pytestmark = pytest.mark.usefixtures('cissreg_scope')
 

@@ -74,8 +74,8 @@ def test_statistics_survive_a_checkpoint():
     b = GaussianFeatureSampler(num_classes=3, feat_dim=4)
     b.load_state_dict(a.state_dict())
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    assert torch.equal(a.sample(torch.tensor([1]), 7, g1)[0], b.sample(torch.tensor([1]), 7,
-                                                                        g2)[0])
+    assert torch.equal(a.sample(torch.tensor([1]), 7, g1)[0],
+                       b.sample(torch.tensor([1]), 7, g2)[0])
 
 
 def test_float16_factors_keep_the_covariance_positive_definite():

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from _reference import require
-from cissreg.models.clip import (CLIPTokenizer, build_clip_model, encode_image,
-                                 encode_text_ids)
+from cissreg.models.clip import CLIPTokenizer, build_clip_model, encode_image, encode_text_ids
+from cissreg.testing.reference import require
 
 open_clip_model = require('open_clip.model')
 open_clip_tokenizer = require('open_clip.tokenizer')

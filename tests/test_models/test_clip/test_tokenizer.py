@@ -4,8 +4,8 @@ import gzip
 import pytest
 import torch
 
-from _reference import require
 from cissreg.models.clip import CLIPTokenizer
+from cissreg.testing.reference import require
 
 open_clip_tokenizer = require('open_clip.tokenizer')
 

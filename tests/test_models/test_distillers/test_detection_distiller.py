@@ -1,13 +1,14 @@
 """DetectionDistiller: frozen hidden teacher, recorded maps, loss wiring, export, errors."""
 import pytest
 import torch
-from _distill_parts import build, detector_cfg, samples, write_teacher
 from mmengine.config import Config
 
 from cissreg.models.distillers import student_state_dict
 from cissreg.models.losses import ChannelWiseDivergence, KLResponseLoss
 from cissreg.registry import MODELS
+from cissreg.testing.distill_parts import build, detector_cfg, samples, write_teacher
 from cissreg.utils import CheckpointMismatchError
+
 
 @pytest.fixture(scope='module')
 def teacher(tmp_path_factory):

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from _distill_parts import build, samples, write_teacher
 from mmengine.structures import InstanceData
 from torch.nn.parallel import DistributedDataParallel
+
+from cissreg.testing.distill_parts import build, samples, write_teacher
 
 DET_TERMS = ('loss_cls', 'loss_bbox', 'loss_dfl')
 KD_TERMS = ('loss_cwd', 'loss_kl_cls', 'loss_kl_box')

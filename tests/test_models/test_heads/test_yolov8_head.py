@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from _reference import require
 from cissreg.models.heads import YOLOv8Head
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
+from cissreg.testing.reference import require
 
 STRIDES = (8, 16, 32)
 
@@ -39,8 +39,8 @@ def test_defaults_from_config():
     assert head.loss_cls.loss_weight == 0.5 and head.loss_bbox.loss_weight == 7.5
     assert head.loss_dfl.loss_weight == 1.5 and head.loss_bbox.iou_mode == 'ciou'
     assigner = head.assigner
-    assert (assigner.num_classes, assigner.topk, assigner.alpha, assigner.beta) == (5, 10, 0.5,
-                                                                                     6.0)
+    assert (assigner.num_classes, assigner.topk, assigner.alpha,
+            assigner.beta) == (5, 10, 0.5, 6.0)
     assert head.test_cfg == dict(multi_label=True, nms_pre=30000, score_thr=0.001,
                                  nms=dict(type='nms', iou_threshold=0.7), max_per_img=300)
     assert not any('proj' in k or 'prior' in k for k in head.state_dict())

@@ -6,9 +6,9 @@ import pytest
 import torch
 from mmengine.model import BaseModule
 
-from _reference import require
 from cissreg.models.heads import YOLOv8HeadModule
 from cissreg.registry import MODELS
+from cissreg.testing.reference import require
 
 
 def _build(num_classes: int, widen: float = 0.25, **kwargs) -> YOLOv8HeadModule:

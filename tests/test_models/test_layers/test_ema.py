@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from _reference import require
 from cissreg.models.layers import ExpMomentumEMA
 from cissreg.registry import MODELS
+from cissreg.testing.reference import require
 
 
 def _toy_model() -> nn.Module:

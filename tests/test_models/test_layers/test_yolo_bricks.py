@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from _reference import require
-from cissreg.models.layers.yolo_bricks import (C2f, SPPF, DarknetBottleneck, make_divisible,
+from cissreg.models.layers.yolo_bricks import (SPPF, C2f, DarknetBottleneck, make_divisible,
                                                make_round, reset_yolo_parameters)
 from cissreg.registry import MODELS
+from cissreg.testing.reference import require
 
 
 def _randomise_bn(module: torch.nn.Module) -> None:

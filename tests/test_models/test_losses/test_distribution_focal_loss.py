@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from _reference import require
 from cissreg.models.losses import DistributionFocalLoss
 from cissreg.registry import MODELS
+from cissreg.testing.reference import require
 
 
 def naive_dfl(logits, y: float) -> float:

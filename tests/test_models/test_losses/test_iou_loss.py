@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from _reference import require
 from cissreg.models.losses import IoULoss, aligned_bbox_iou
 from cissreg.registry import MODELS
+from cissreg.testing.reference import require
 
 
 def random_boxes(n: int, seed: int, dtype=torch.float64) -> torch.Tensor:

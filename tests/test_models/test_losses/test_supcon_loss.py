@@ -5,8 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cissreg.models.losses import (InfoNCELoss, PrototypicalLoss, PseudoSupConLoss,
-                                   SupConLoss)
+from cissreg.models.losses import InfoNCELoss, PrototypicalLoss, PseudoSupConLoss, SupConLoss
 
 
 def _feats(n=8, d=5, seed=0):

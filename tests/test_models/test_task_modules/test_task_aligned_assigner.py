@@ -5,9 +5,9 @@ from typing import List, Sequence, Tuple
 import pytest
 import torch
 
-from _reference import require
 from cissreg.models.task_modules.assigners import TaskAlignedAssigner
 from cissreg.registry import TASK_UTILS
+from cissreg.testing.reference import require
 
 
 def grid_anchors(img: int, strides: Sequence[int]) -> torch.Tensor:
@@ -219,8 +219,8 @@ def test_matches_naive_float64_reference(dtype, rtol):
                                                         topk=4, alpha=0.5, beta=6.0)
     assert n_multi > 0, 'the data must exercise the several-GTs-per-anchor rule'
     assigner = TaskAlignedAssigner(num_classes=3, topk=4, alpha=0.5, beta=6.0)
-    res = assigner(*(t.to(dtype) for t in (scores, pd_bboxes, anchors, gt_labels, gt_bboxes,
-                                            mask)))
+    inputs = (scores, pd_bboxes, anchors, gt_labels, gt_bboxes, mask)
+    res = assigner(*(t.to(dtype) for t in inputs))
     assert torch.equal(res.fg_mask, ref_fg)
     assert torch.equal(res.assigned_gt_idxs, ref_idx)
     torch.testing.assert_close(res.assigned_scores.double(), ref_scores, rtol=rtol, atol=1e-9)

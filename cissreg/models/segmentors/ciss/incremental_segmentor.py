@@ -8,6 +8,7 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
 from cissreg.models.base_model import FiniteLossModel
+from cissreg.models.incremental_model import IncrementalModelMixin
 from cissreg.registry import MODELS
 
 from .prediction import sigmoid_argmax_prediction
@@ -16,7 +17,7 @@ _BN = (nn.BatchNorm2d, nn.SyncBatchNorm)
 
 
 @MODELS.register_module()
-class IncrementalSegmentor(FiniteLossModel):
+class IncrementalSegmentor(IncrementalModelMixin, FiniteLossModel):
     """Backbone + ASPP head + one 1x1 classifier per step (DKD, NeurIPS 2022).
 
     ``classifiers[0]`` is DKD's 1-channel auxiliary classifier, fed *detached* features;

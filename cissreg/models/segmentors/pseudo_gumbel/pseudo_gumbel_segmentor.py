@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from cissreg.models.base_model import FiniteLossModel
 from cissreg.models.losses.dice_loss import DiceLoss  # noqa: F401  (registers DiceLoss)
 from cissreg.registry import MODELS, TASK_UTILS
+
 from .ema_teacher import EMATeacher
 
 TRAIN_MODES = ('supervised', 'pseudo_gumbel', 'hard_ids')

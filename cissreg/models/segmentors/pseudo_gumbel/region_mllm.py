@@ -4,20 +4,24 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import (AutoConfig, AutoModelForCausalLM, CLIPVisionConfig, CLIPVisionModel,
-                          SiglipVisionConfig, SiglipVisionModel)
 
 from cissreg.registry import MODELS
+from cissreg.utils.optional_import import import_optional
 from cissreg.utils.word_tokenizer import MLLM_SPECIAL_TOKENS, load_or_build_word_tokenizer
 
 DEFAULT_SEGMENT_TEMPLATE = 'please segment {text} [SEG]'
 # the reference recipe's segmentation turn (its chat roles as plain tokens)
 REFERENCE_SEGMENT_TEMPLATE = 'Please segment: {text} [SEG]<|end|> <|assistant|> It is [SEG].'
 
+# vision tower type -> its transformers model and config class names
 VISION_ENCODERS = {
-    'CLIPVisionModel': (CLIPVisionModel, CLIPVisionConfig),
-    'SiglipVisionModel': (SiglipVisionModel, SiglipVisionConfig),
+    'CLIPVisionModel': ('CLIPVisionModel', 'CLIPVisionConfig'),
+    'SiglipVisionModel': ('SiglipVisionModel', 'SiglipVisionConfig'),
 }
+
+
+def _transformers():
+    return import_optional('transformers', 'mllm', 'region MLLMs')
 
 
 def build_vision_encoder(type: str, config: Optional[dict] = None,
@@ -26,7 +30,7 @@ def build_vision_encoder(type: str, config: Optional[dict] = None,
     if type not in VISION_ENCODERS:
         raise ValueError(f'vision_encoder.type must be one of {sorted(VISION_ENCODERS)}, '
                          f'got {type!r}')
-    model_cls, config_cls = VISION_ENCODERS[type]
+    model_cls, config_cls = (getattr(_transformers(), name) for name in VISION_ENCODERS[type])
     if pretrained is not None:
         return model_cls.from_pretrained(pretrained, local_files_only=True)
     return model_cls(config_cls(**(config or {})))
@@ -40,12 +44,14 @@ def build_causal_lm(vocab_size: int, config: Optional[dict] = None,
     larger ``vocab_size`` (a padded LM head, e.g. Qwen2's) keeps it. The input embeddings
     are resized to ``vocab_size`` when they are smaller.
     """
+    transformers = _transformers()
     if pretrained is not None:
-        lm = AutoModelForCausalLM.from_pretrained(pretrained, local_files_only=True)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(pretrained, local_files_only=True)
     else:
         config = dict(config or {})
         config['vocab_size'] = max(config.get('vocab_size', 0), vocab_size)
-        lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
+        lm = transformers.AutoModelForCausalLM.from_config(
+            transformers.AutoConfig.for_model(**config))
     if lm.get_input_embeddings().num_embeddings < vocab_size:
         lm.resize_token_embeddings(vocab_size)
     return lm
@@ -134,12 +140,12 @@ class RegionMLLM(nn.Module):
             lm.set_attn_implementation(attn)
         self.added_token_ids = tok.convert_tokens_to_ids(missing)
         if lora is not None:
-            from peft import LoraConfig, get_peft_model
+            peft = import_optional('peft', 'mllm', 'LoRA in region MLLMs')
             lora = dict(lora)
             if train_added_tokens and self.added_token_ids:
                 rows = list(lora.get('trainable_token_indices') or [])
                 lora['trainable_token_indices'] = sorted(set(rows) | set(self.added_token_ids))
-            lm = get_peft_model(lm, LoraConfig(task_type='CAUSAL_LM', **lora))
+            lm = peft.get_peft_model(lm, peft.LoraConfig(task_type='CAUSAL_LM', **lora))
         self.lm = lm
         if freeze_vision_encoder:
             self.vision_encoder.requires_grad_(False)

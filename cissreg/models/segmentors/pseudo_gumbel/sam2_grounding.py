@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cissreg.registry import MODELS
+from cissreg.utils.optional_import import import_optional
 
 NO_OBJECT_SCORE = -1024.0  # SAM2's NO_OBJ_SCORE
 
@@ -35,7 +36,8 @@ def build_sam2(config: Optional[dict] = None, pretrained: Optional[str] = None) 
         FileNotFoundError: ``pretrained`` is not a local folder.
         ValueError: both ``config`` and ``pretrained`` are given.
     """
-    from transformers import Sam2Config, Sam2Model
+    transformers = import_optional('transformers', 'mllm', 'SAM2 grounding models')
+    Sam2Config, Sam2Model = transformers.Sam2Config, transformers.Sam2Model
     if pretrained is not None:
         if config:
             raise ValueError('SAM2: give `config` or `pretrained`, not both (pretrained='

@@ -4,7 +4,7 @@ import torch
 
 from cissreg.engine.hooks import EMATeacherHook
 from cissreg.registry import OPTIM_WRAPPER_CONSTRUCTORS
-from pseudo_gumbel_tiny_parts import build_tiny, tiny_batch
+from cissreg.testing.pseudo_gumbel_tiny_parts import build_tiny, tiny_batch
 
 
 def _spy(model):

@@ -4,8 +4,8 @@ import torch
 from transformers import Sam2Config, Sam2Model
 
 from cissreg.models.segmentors.pseudo_gumbel import Sam2GroundingEncoder, Sam2PromptMaskDecoder
-from _sam2_parts import tiny_sam2_config
-from pseudo_gumbel_tiny_parts import build_tiny, tiny_batch
+from cissreg.testing.pseudo_gumbel_tiny_parts import build_tiny, tiny_batch
+from cissreg.testing.sam2_parts import tiny_sam2_config
 
 IDENTITY = dict(input_mean=(0.0, 0.0, 0.0), input_std=(1.0, 1.0, 1.0), mean=(0.0, 0.0, 0.0),
                 std=(1.0, 1.0, 1.0))

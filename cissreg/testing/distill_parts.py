@@ -1,4 +1,4 @@
-"""Tiny YOLOv8 teacher / student parts shared by the distillation tests (not a test module)."""
+"""Tiny YOLOv8 teacher / student parts shared by the distillation tests."""
 import copy
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from cissreg.models.distillers import DetectionDistiller
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASE_MODEL = Config.fromfile(REPO / 'configs' / '_base_' / 'models' / 'yolov8_n.py').model
 
 

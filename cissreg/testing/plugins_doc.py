@@ -3,11 +3,11 @@ import os.path as osp
 import re
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def code_blocks(start: str, end: str = None) -> List[str]:
@@ -19,12 +19,14 @@ def code_blocks(start: str, end: str = None) -> List[str]:
 
 
 def load_plugin_config(tmp_path: Path, monkeypatch, module_name: str, module: str,
-                       config: str) -> Config:
-    """Write ``my_pkg/<module_name>.py`` and ``my_configs/cfg.py`` outside the package and load
-    the config (which runs its ``custom_imports``); no earlier ``my_pkg`` shadows this one."""
+                       config: str, extra_modules: Optional[Dict[str, str]] = None) -> Config:
+    """Write ``my_pkg/<module_name>.py`` (and ``my_pkg/<name>.py`` for each of
+    ``extra_modules``) and ``my_configs/cfg.py`` outside the package and load the config
+    (which runs its ``custom_imports``); no earlier ``my_pkg`` shadows this one."""
     (tmp_path / 'my_pkg').mkdir()
     (tmp_path / 'my_pkg' / '__init__.py').write_text('')
-    (tmp_path / 'my_pkg' / f'{module_name}.py').write_text(module)
+    for name, text in {module_name: module, **(extra_modules or {})}.items():
+        (tmp_path / 'my_pkg' / f'{name}.py').write_text(text)
     (tmp_path / 'my_configs').mkdir()
     (tmp_path / 'my_configs' / 'cfg.py').write_text(
         config.replace('../configs/', osp.join(ROOT, 'configs') + '/'))

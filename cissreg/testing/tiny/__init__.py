@@ -1,4 +1,4 @@
-"""Per-folder adapters of tests/test_configs/test_all_configs.py.
+"""Per-folder adapters of ``tests/test_configs/test_all_configs.py``.
 
 ``tiny/<folder>.py`` serves every config under ``configs/<folder>/`` and defines
 

@@ -1,10 +1,10 @@
-"""Tiny CLIP classifier / digits configs shared by the CLIP-CIL tests (not a test module)."""
+"""Tiny CLIP classifier / digits configs shared by the CLIP-CIL tests."""
 import copy
 import os.path as osp
 
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DIGITS_CONFIG = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny_b2-inc2_digits.py')
 
 TINY_CLIP = dict(

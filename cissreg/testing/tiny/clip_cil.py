@@ -11,7 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _clip_cil_parts import TINY_CLIP
+
+from cissreg.testing.clip_cil_parts import TINY_CLIP
 
 from . import _shared
 

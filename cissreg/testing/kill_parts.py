@@ -1,6 +1,6 @@
-"""A toy run that blocks at a chosen file operation, for the SIGKILL tests (not collected).
+"""A toy run that blocks at a chosen file operation, for the SIGKILL tests.
 
-``python kill_parts.py WORK_DIR`` trains the toy config of ``tests/test_engine`` for 3 epochs.
+``python -m cissreg.testing.kill_parts WORK_DIR`` trains the toy config for 3 epochs.
 ``PAUSE_AT=kind:name[:n]`` makes the ``n``-th matching file operation block after creating
 ``WORK_DIR/../paused``, so a test can SIGKILL the process exactly there:
 
@@ -17,13 +17,13 @@ import sys
 import time
 import uuid
 
-import cissreg_toy_parts as toy
 from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import LocalBackend
 from mmengine.logging import MessageHub
 
 from cissreg.registry import METRICS
+from cissreg.testing import toy_parts as toy
 
 
 @METRICS.register_module(force=True)

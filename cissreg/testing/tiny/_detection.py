@@ -5,11 +5,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from mmengine.dataset import BaseDataset
 
 from cissreg.datasets import CocoDetDataset, ShapesDetDataset, VOCDetDataset
 from cissreg.registry import DATASETS
+
 from . import _shared
 
 SIZE = 64  # input size: the P5 stride (32) twice
@@ -111,7 +111,7 @@ def point_to_tiny_data(cfg) -> None:
         write = next((w for cls, w in writers if issubclass(dataset_cls, cls)), None)
         if write is None:
             raise NotImplementedError(
-                f'tests/test_configs/tiny/_detection.py cannot write tiny data for '
+                f'cissreg/testing/tiny/_detection.py cannot write tiny data for '
                 f'{dataset["type"]}: add a writer for its layout')
         layout = repr((dataset['type'], dataset.get('data_prefix'), num_classes,
                        (dataset.get('metainfo') or {}).get('classes'), dataset.get('img_suffix')))

@@ -1,4 +1,4 @@
-"""Tiny model / dataset / metric / hook for runner tests (imported by tests, not collected).
+"""Tiny model / dataset / metric / hook for runner tests (imported by tests).
 
 Randomness on purpose: the dataset adds numpy noise to every sample (an "augmentation"), the
 model has dropout, and the train sampler shuffles, so a resumed run only matches an
@@ -140,7 +140,7 @@ def toy_cfg(work_dir: str, max_epochs: int = 4, seed: Optional[int] = 0,
 
 
 TOY_CONFIG = '''
-custom_imports = dict(imports=['cissreg_toy_parts'], allow_failed_imports=False)
+custom_imports = dict(imports=['cissreg.testing.toy_parts'], allow_failed_imports=False)
 default_scope = 'cissreg'
 runner_type = 'CissRunner'
 env_cfg = dict(dist_cfg=dict(backend='nccl'))  # as shipped for GPUs; CPUs use gloo anyway
@@ -166,13 +166,11 @@ randomness = dict(seed=0)
 
 
 def write_toy_config(directory) -> str:
-    """Write this module and a config importing it (``custom_imports``) into ``directory``.
+    """Write a config that imports this module (``custom_imports``) into ``directory``.
 
     Returns:
-        str: Path of the config; put ``directory`` on ``PYTHONPATH`` to use it.
+        str: Path of the config.
     """
-    import shutil
-    shutil.copy(__file__, osp.join(directory, 'cissreg_toy_parts.py'))
     path = osp.join(directory, 'toy_config.py')
     with open(path, 'w') as f:
         f.write(TOY_CONFIG)

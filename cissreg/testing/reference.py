@@ -4,14 +4,12 @@ A parity test compares cissreg with the package it claims to match. Locally a mi
 skips the test with the reason; in CI (``CI=true``, as GitHub Actions and ``.ci/run`` set it)
 it fails, so a venv without the reference cannot pass silently.
 
-    from _reference import require
+    from cissreg.testing.reference import require
     ul_tal = require('ultralytics.utils.tal')
 """
 import importlib
 import os
 from types import ModuleType
-
-import pytest
 
 REFERENCE_PACKAGES = {
     'ultralytics': 'ultralytics==8.3.40',
@@ -52,6 +50,7 @@ def require(name: str) -> ModuleType:
         reason = (f'reference package {package!r} is needed by this parity test but importing '
                   f'{name!r} failed ({type(err).__name__}: {err}); install it with '
                   f'`pip install {REFERENCE_PACKAGES[package]}` (requirements/tests.txt)')
+        import pytest
         if in_ci():
             pytest.fail(f'CI=true: {reason}', pytrace=False)
         pytest.skip(reason, allow_module_level=True)

@@ -61,7 +61,7 @@ class ToyFileDataset(Dataset):
 
 CONFIG = '''
 _base_ = ['{repo}/configs/_base_/default_runtime.py']
-custom_imports = dict(imports=['nan_parts'], allow_failed_imports=False)
+custom_imports = dict(imports=['cissreg.testing.nan_parts'], allow_failed_imports=False)
 model = dict(type='ToyRegressionNet')
 train_dataloader = dict(
     dataset=dict(type='ToyFileDataset'), batch_size=2, num_workers=0,

@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 from mmengine.config import Config
 
-from _sam2_parts import tiny_sam2_config
 from cissreg.datasets.region_pair_dataset import region_pair_vocabulary
+from cissreg.testing.sam2_parts import tiny_sam2_config
 from cissreg.utils.word_tokenizer import build_word_tokenizer
+
 from . import _shared
 
 SIZE = 32
