@@ -1,38 +1,12 @@
 """CocoDetDataset on a tiny COCO json, checked against pycocotools."""
-import json
 import os
 import re
 
-import cv2
-import numpy as np
 import pytest
 
 from cissreg.datasets import CocoDetDataset
+from cissreg.testing.det_files import write_coco
 from cissreg.testing.reference import require
-
-CATEGORIES = [dict(id=7, name='zebra'), dict(id=1, name='ant'), dict(id=3, name='bee')]
-
-
-def write_coco(root, annotations=None, images=None):
-    os.makedirs(root / 'imgs', exist_ok=True)
-    images = images or [dict(id=10, file_name='p.jpg', width=50, height=40),
-                        dict(id=20, file_name='q.jpg', width=30, height=30),
-                        dict(id=30, file_name='r.jpg', width=20, height=20)]
-    for img in images:
-        cv2.imwrite(str(root / 'imgs' / img['file_name']),
-                    np.zeros((img['height'], img['width'], 3), np.uint8))
-    if annotations is None:
-        annotations = [
-            dict(id=1, image_id=10, category_id=7, bbox=[1, 2, 10, 5], iscrowd=0, area=50),
-            dict(id=2, image_id=10, category_id=1, bbox=[5.5, 6, 4, 4.5], iscrowd=1, area=18),
-            dict(id=3, image_id=20, category_id=3, bbox=[0, 0, 30, 30], iscrowd=0, area=900),
-            dict(id=4, image_id=10, category_id=3, bbox=[20, 20, 8, 9], iscrowd=0, area=72),
-        ]
-    path = root / 'ann.json'
-    with open(path, 'w') as f:
-        json.dump(dict(images=images, annotations=annotations, categories=CATEGORIES), f,
-                  indent=1)
-    return str(root), str(path)
 
 
 def build(root, **kwargs):

@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import pytest
-from cissreg.testing.reference import require
 
 from cissreg.datasets import YOLOTxtDataset
 from cissreg.datasets.yolo_txt_dataset import image_to_label_path

@@ -1,8 +1,6 @@
 """NaN / infinite numbers in annotation files are refused naming the file and line (or entry):
 VOC, COCO, YOLO, CIFAR-100 labels (CIL), dataset labels under the GCD wrapper."""
-import importlib
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,21 +9,13 @@ import pytest
 from cissreg.datasets import (CIFAR100CILDataset, CocoDetDataset, GCDDatasetWrapper, VOCDetDataset,
                               YOLOTxtDataset)
 from cissreg.datasets.finite_numbers import finite_float, integer_labels
-
-DATASET_TESTS = Path(__file__).parents[1] / 'test_datasets'
-
-
-def _helpers(name):
-    sys.path.insert(0, str(DATASET_TESTS))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(DATASET_TESTS))
+from cissreg.testing import det_files
+from cissreg.testing.cil_files import write_cifar
 
 
 @pytest.mark.parametrize('value', ['nan', 'NaN', 'inf', '-Infinity'])
 def test_voc_nonfinite_coordinate_names_file_object_and_line(tmp_path, value):
-    voc = _helpers('test_voc_det_dataset')
+    voc = det_files
     xml = voc.voc_xml(40, 30, [voc.voc_object('cat', (3, 3, 10, 10)),
                                voc.voc_object('dog', (4, 4, 12, 12))])
     xml = xml.replace('<xmax>12</xmax>', f'<xmax>{value}</xmax>')
@@ -33,7 +23,7 @@ def test_voc_nonfinite_coordinate_names_file_object_and_line(tmp_path, value):
     line = xml.splitlines().index(next(ln for ln in xml.splitlines() if value in ln)) + 1
     with pytest.raises(ValueError) as err:
         VOCDetDataset(data_root=root, ann_file='ImageSets/Main/train.txt',
-                      metainfo=dict(classes=voc.CLASSES), serialize_data=False)
+                      metainfo=dict(classes=det_files.VOC_CLASSES), serialize_data=False)
     assert str(err.value).startswith(
         f"VOC XML '{root}/Annotations/a.xml', object 1 (line ")
     assert f", line {line}: <xmax> is not a finite number: '{value}'" in str(err.value)
@@ -46,7 +36,7 @@ def test_voc_nonfinite_coordinate_names_file_object_and_line(tmp_path, value):
     ('0 0.1 0.1 0.5 nan 0.5 0.5', "field 5 is not a finite number: 'nan'"),  # a polygon
 ])
 def test_yolo_nonfinite_value_names_file_and_line(tmp_path, line, problem):
-    yolo = _helpers('test_yolo_txt_dataset')
+    yolo = det_files
     root = tmp_path / 'yolo'
     yolo.make_layout(root)
     label = next((root / 'labels').rglob('*.txt'))
@@ -54,7 +44,7 @@ def test_yolo_nonfinite_value_names_file_and_line(tmp_path, line, problem):
     with pytest.raises(ValueError, match=re.escape(f"YOLO label file '{label}', line 2: "
                                                    f'{problem}')):
         YOLOTxtDataset(data_root=str(root), data_prefix=dict(img_path='images/train'),
-                       metainfo=dict(classes=yolo.CLASSES), serialize_data=False)
+                       metainfo=dict(classes=det_files.YOLO_CLASSES), serialize_data=False)
 
 
 @pytest.mark.parametrize('field, value, problem', [
@@ -63,7 +53,7 @@ def test_yolo_nonfinite_value_names_file_and_line(tmp_path, line, problem):
     ('area', float('nan'), 'area is not a finite number: nan'),
 ])
 def test_coco_nonfinite_number_names_file_and_annotation(tmp_path, field, value, problem):
-    coco = _helpers('test_coco_det_dataset')
+    coco = det_files
     ann = dict(id=42, image_id=10, category_id=1, bbox=[1, 1, 2, 2], iscrowd=0, area=4)
     ann[field] = value
     root, path = coco.write_coco(tmp_path, annotations=[ann])
@@ -75,8 +65,7 @@ def test_coco_nonfinite_number_names_file_and_annotation(tmp_path, field, value,
 
 
 def test_cifar100_nan_label_names_the_file(tmp_path):
-    cil = _helpers('test_cil_datasets')
-    cil._write_cifar(tmp_path, {'train': [3.0, float('nan'), 99.0]})
+    write_cifar(tmp_path, {'train': [3.0, float('nan'), 99.0]})
     with pytest.raises(ValueError, match=re.escape(
             f"CIFAR-100 '{tmp_path / 'cifar-100-python' / 'train'}' fine_labels: label 1 is "
             'nan, not an integer class id')):

@@ -1,11 +1,11 @@
 """RegionMLLM: the segmentation prompt template and trainable rows of added tokens."""
 import pytest
 import torch
-from pseudo_gumbel_tiny_parts import build_tiny, tiny_batch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from cissreg.models.segmentors.pseudo_gumbel.region_mllm import REFERENCE_SEGMENT_TEMPLATE
+from cissreg.testing.pseudo_gumbel_tiny_parts import build_tiny, tiny_batch
 
 
 def _seg_hidden_by_hand(mllm, images, words, template_ids, with_image=True):
