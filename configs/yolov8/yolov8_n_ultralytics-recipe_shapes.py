@@ -8,8 +8,9 @@ num_classes, max_epochs, close_mosaic_epochs = 6, 8, 2  # ---- frequently change
 model = dict(bbox_head=dict(head_module=dict(num_classes=num_classes)))
 train_dataloader = dict(dataset=dict(pipeline=_base_.ultralytics_train_pipeline))
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-optim_wrapper = dict(optimizer=dict(type='auto'), auto_cfg=dict(
-    num_classes=num_classes, num_images=_base_.shapes_cfg['num_train'], max_epochs=max_epochs))
+# 'auto': the runner reads num_classes, num_images and max_epochs from the run when it builds
+# the optimizer, so `--cfg-options train_cfg.max_epochs=N` changes the choice too
+optim_wrapper = dict(optimizer=dict(type='auto'))
 default_hooks = dict(pipeline_switch=dict(
     type='PipelineSwitchHook', close_epochs=close_mosaic_epochs,
     switch_pipeline=_base_.ultralytics_close_mosaic_pipeline))
