@@ -8,7 +8,8 @@ lrf 0.01, mosaic, close-mosaic for the last ``--close-mosaic`` epochs, EMA), epo
 size, batch, dataloader workers and torch threads, one after the other, each validating after
 every epoch. ultralytics' trainer sets ``workers=0`` on CPU (``trainer.py``: "faster CPU
 training as time dominated by inference"), so on a machine without CUDA both sides load data
-in the main process; the workers each side really used are printed. cissreg runs ``configs/yolov8/yolov8_n_ultralytics-recipe_shapes.py``.
+in the main process; the workers each side really used are printed. cissreg runs
+``configs/yolov8/yolov8_n_ultralytics-recipe_shapes.py``.
 
 Printed per epoch: wall time since the start of each training call, CPU time (user +
 system of the process and its worker processes, running or finished; the fairer clock on
@@ -28,8 +29,8 @@ about 0.02 at the end, on both sides; ``--seeds 0 1 2`` runs the pair once per s
 of both trainings) and judges the targets on the per-epoch means.
 
 Usage:
-    python benchmarks/bench_recipe_parity.py [--seeds 0] [--epochs 8] [--close-mosaic 2] [--threads 2]
-        [--workers 2] [--work-dir work_dirs/bench_recipe_parity] [--plot FILE.png]
+    python benchmarks/bench_recipe_parity.py [--seeds 0] [--epochs 8] [--close-mosaic 2]
+        [--threads 2] [--workers 2] [--work-dir work_dirs/bench_recipe_parity] [--plot FILE.png]
         [--num-train N --num-val M]  (a smaller shapes set, for a quick check)
 """
 import argparse

@@ -32,6 +32,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from cissreg.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
+
 from .nominal_batch_optim_wrapper import (NominalBatchAmpOptimWrapper, NominalBatchOptimWrapper,
                                           nominal_batch_scaling)
 
@@ -116,9 +117,10 @@ class NominalBatchOptimWrapperConstructor:
             dataloader's; ``YOLOv8ParamSchedulerHook`` re-applies the scaling from the real
             dataloader when training starts, so it may be omitted with that hook; without
             hook and value the batch is taken as 64), ``nominal_batch_size`` (default 64),
-            ``amp`` (``'auto'``, True or False; default ``'auto'``), ``auto_cfg`` (for ``type='auto'``: ``num_classes``, ``num_images``,
-            ``max_epochs``), ``type`` (default the fp32 / AMP nominal-batch wrapper) and the
-            wrapper's other arguments (``clip_grad``...).
+            ``amp`` (``'auto'``, True or False; default ``'auto'``), ``auto_cfg`` (for
+            ``type='auto'``: ``num_classes``, ``num_images``, ``max_epochs``; ``CissRunner``
+            fills the missing ones from the run), ``type`` (default the fp32 / AMP
+            nominal-batch wrapper) and the wrapper's other arguments (``clip_grad``...).
         paramwise_cfg (dict, optional): Not supported (the groups are ultralytics'); must be
             None or empty.
     """

@@ -21,9 +21,10 @@ from cissreg.models.distillers.export import STUDENT_PREFIX
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
 from cissreg.utils.seeding import worker_init_fn
 from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
+
+from .checkpoint_checks import check_ema_state, check_optimizer_state
 from .config_check import check_config
 from .config_text import MemoTextConfig
-from .checkpoint_checks import check_ema_state, check_optimizer_state
 from .cpu_distributed import init_cpu_dist
 
 _DEFAULT_REVISE_KEYS = ((r'^module\.', ''), )

@@ -1,7 +1,7 @@
 from .connectors import ConvConnector
 from .detection_distiller import DEFAULT_DISTILL_LOSSES, DetectionDistiller, DistillTerm
-from .incremental_init import IncrementalPretrainedInit, expand_class_rows
 from .export import DDP_PREFIX, STUDENT_PREFIX, strip_ddp_prefix, student_state_dict
+from .incremental_init import IncrementalPretrainedInit, expand_class_rows
 from .recorder import (RECORD_ALIASES, ConcatSpec, OutputRecorder, RecordSpec, as_levels,
                        parse_records)
 from .teacher import build_teacher, resolve_checkpoint, teacher_state_dict

@@ -8,15 +8,16 @@ from torch import Tensor, nn
 
 from cissreg.registry import MODELS
 from cissreg.structures.det_data_sample import DetDataSample
+
 from ..base_model import FiniteLossModel
 from ..losses.global_batch_scale import global_batch_scale
+from .incremental_init import IncrementalPretrainedInit
 from .recorder import (OutputRecorder, Source, as_levels, collect_levels, parse_records,
                        source_modules)
-from .incremental_init import IncrementalPretrainedInit
 from .teacher import build_teacher
 
 #: Default terms: CWD on the neck levels, KL on class logits and box distributions, with the
-#: seed's weights (w_cwd, w_resp) = (0.05, 0.001).
+#: reference recipe's weights (w_cwd, w_resp) = (0.05, 0.001).
 DEFAULT_DISTILL_LOSSES = dict(
     loss_cwd=dict(
         student='neck', loss=dict(type='ChannelWiseDivergence', tau=1.0, loss_weight=0.05)),
@@ -80,15 +81,21 @@ class DetectionDistiller(FiniteLossModel):
     :mod:`~cissreg.models.losses.global_batch_scale`), so with ``loss_scale='global_batch'``
     (default) the distillation terms get the same factor: the ratio of distillation to
     detection gradient is then the same at every batch size and GPU count, and equals the
-    seed's, whose detection loss is the per-batch normalised sum *without* a batch factor
-    next to batch-mean CWD / KL terms: the seed's weights (1.0, 0.05, 0.001) mean here what
-    they meant there. ``loss_scale='batch_mean'`` leaves the terms as batch means, for a
-    student whose detection losses are batch means too (mmdet heads).
+    reference recipe's, whose detection loss is the per-batch normalised sum *without* a
+    batch factor next to batch-mean CWD / KL terms: the reference weights (1.0, 0.05, 0.001)
+    mean here what they meant there. ``loss_scale='batch_mean'`` leaves the terms as batch
+    means, for a student whose detection losses are batch means too (mmdet heads).
 
     Prediction, ``mode='tensor'`` and the data preprocessor are the student's, so
     ``tools/test.py`` evaluates the student. The state dict holds ``student.*`` and
     ``connectors.*``; :func:`~cissreg.models.distillers.student_state_dict` (and
     ``tools/model_converters/export_student.py``) extracts a plain student checkpoint.
+
+    **Paired runs.** Everything built after the student (teacher, losses, connectors) draws
+    from a forked RNG, so at one seed the student starts from the weights of the same student
+    trained without distillation. A student ``init_cfg=dict(type='IncrementalPretrained',
+    checkpoint=None)`` starts from ``teacher_ckpt`` (see
+    :class:`~cissreg.models.distillers.IncrementalPretrainedInit`).
 
     Args:
         student (dict): Config of the student detector.
@@ -100,8 +107,10 @@ class DetectionDistiller(FiniteLossModel):
         distill_losses (dict, optional): ``name -> term``; a term is ``dict(loss=<loss
             config>, student=<record>, teacher=<record, default: same as student>,
             levels=<level indexes, default all>, connector=<None | connector config>)``. A
-            record is an alias (``'backbone'``, ``'neck'``, ``'cls_scores'``,
-            ``'bbox_dist_preds'``) or ``dict(module='dotted.path', index=int | list)``.
+            record is an alias of :data:`~cissreg.models.distillers.RECORD_ALIASES`
+            (``'neck'``, ``'backbone_neck'`` (8 maps), ``'cls_scores'``, ``'head_response'``
+            ...), ``dict(module='dotted.path', index=int | list)``, ``dict(concat=[...])`` or
+            a list of records (see :func:`~cissreg.models.distillers.parse_records`).
             With ``connector=dict(type='ConvConnector')`` one connector per level maps the
             student map to the teacher's channels (``in_channels`` / ``out_channels`` are
             read from the recorded maps unless given). Defaults to

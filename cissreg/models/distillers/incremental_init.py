@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from cissreg.registry import WEIGHT_INITIALIZERS
 from cissreg.utils.safe_load import safe_torch_load
+
 from .teacher import resolve_checkpoint, teacher_state_dict
 
 #: State-dict keys whose first dimension counts classes (YOLOv8's last class conv per level).

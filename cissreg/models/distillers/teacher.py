@@ -6,9 +6,10 @@ from typing import Dict, Mapping, Optional
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 from cissreg.registry import MODELS
 from cissreg.utils.safe_load import safe_torch_load
+from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
+
 from .export import STUDENT_PREFIX, strip_ddp_prefix, student_state_dict
 
 

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cissreg.registry import MODELS
+
 from .cwd_loss import promote_to_float
 from .weighted_loss import WeightedLoss
 
@@ -69,7 +70,7 @@ class KLResponseLoss(WeightedLoss):
     * **Class logits** (``reg_max=None``): the student's channels are first restricted to
       the teacher's classes: teacher class ``j`` is student class ``class_indexes[j]``
       (default ``range(C_teacher)``: the teacher's classes are the student's first ones).
-      ``mode='softmax'`` (default, as the seed's source does) takes the softmax over the
+      ``mode='softmax'`` (default, as the reference recipe does) takes the softmax over the
       teacher's classes at each anchor. YOLOv8 scores each class with its own sigmoid, so
       ``mode='sigmoid'`` instead sums, over the teacher's classes, the binary KL between the
       sigmoid probabilities (BCE toward the teacher's probability minus the teacher's

@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 
 from cissreg.registry import MODELS
+
 from . import _detection, _shared
 
 

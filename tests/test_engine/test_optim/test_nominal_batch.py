@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _reference import require
 from torch import nn
 
-from _reference import require
 import cissreg.engine  # noqa: F401  (registers the constructor)
 from cissreg.engine.optim import (NominalBatchOptimWrapper, NominalBatchOptimWrapperConstructor,
                                   nominal_batch_scaling, ultralytics_param_groups)
@@ -123,8 +123,9 @@ def _ultralytics_build_optimizer(model, **kwargs):
 
 
 def test_param_groups_equal_ultralytics_build_optimizer(monkeypatch):
-    from cissreg.registry import MODELS
     from mmengine.config import Config
+
+    from cissreg.registry import MODELS
     cfg = Config.fromfile('configs/_base_/models/yolov8_n.py').model
     model = MODELS.build(cfg)
     ref, _ = _ultralytics_build_optimizer(model, name='SGD', lr=0.01, momentum=0.937,

@@ -9,6 +9,7 @@ from cissreg.models.losses import ChannelWiseDivergence, KLResponseLoss
 from cissreg.registry import MODELS
 from cissreg.utils import CheckpointMismatchError
 
+
 @pytest.fixture(scope='module')
 def teacher(tmp_path_factory):
     return write_teacher(tmp_path_factory.mktemp('teacher'))

@@ -1,11 +1,11 @@
 """IncrementalPretrained: a detector of more classes starts from a checkpoint of fewer."""
 import pytest
 import torch
+from _distill_parts import detector_cfg
 from mmengine.registry import DefaultScope
 
 from cissreg.models.distillers import expand_class_rows
 from cissreg.registry import MODELS
-from _distill_parts import detector_cfg
 
 CLS = 'bbox_head.head_module.cls_preds.{}.2.{}'
 

@@ -69,7 +69,7 @@ def test_student_init_and_data_order_match_without_distillation(tmp_path):
     assert ours[CLS_KEY][3:].abs().sum() > 0
     assert torch.equal(ours['backbone.stem.conv.weight'],
                        teacher.state_dict()['backbone.stem.conv.weight'])
-    # the fresh rows come from the seed: another seed, other rows
+    # the fresh rows come from the random seed: another seed, other rows
     other = _runner(tmp_path, 'yolov8_n_no-kd_shapes.py', 'other', str(ckpt), seed=8)
     assert not torch.equal(other.model.state_dict()[CLS_KEY][3:], ours[CLS_KEY][3:])
 
