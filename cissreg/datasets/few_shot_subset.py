@@ -54,8 +54,10 @@ class FewShotSubset:
     :func:`few_shot_indices`), as in few-shot incremental detection splits.
 
     The subset depends on the dataset and ``seed`` only (not on the training seed), so runs
-    at different training seeds see the same images. Attributes other than the length,
-    indexing and ``get_data_info`` (``metainfo``, ``pipeline``...) are the dataset's.
+    at different training seeds see the same images. The dataset itself is cut to the subset
+    (mmengine's ``get_subset_``), so transforms that draw other images from it (``Mosaic``,
+    ``MixUp``) draw from the subset too; every other attribute (``metainfo``, ``pipeline``...)
+    is the dataset's. ``indices`` holds the kept images' indexes in the full dataset.
 
     Args:
         dataset (dict): Config of the detection dataset (its ``data_list`` entries carry
@@ -80,16 +82,17 @@ class FewShotSubset:
         print_log(f'FewShotSubset: {len(self.indices)} of {len(labels)} images '
                   f'(images per class: {dict(zip(classes, counts.tolist()))}, shots {shots})',
                   logger='current')
+        self.dataset.get_subset_(self.indices)
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.dataset)
 
     def __getitem__(self, idx: int) -> dict:
-        return self.dataset[self.indices[idx]]
+        return self.dataset[idx]
 
     def get_data_info(self, idx: int) -> dict:
         """The dataset's entry of the ``idx``-th kept image."""
-        return self.dataset.get_data_info(self.indices[idx])
+        return self.dataset.get_data_info(idx)
 
     def full_init(self) -> None:
         """Nothing to do: the dataset is initialised at construction."""

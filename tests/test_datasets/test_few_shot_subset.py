@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from cissreg.datasets import FewShotSubset, few_shot_indices
+from cissreg.registry import DATASETS
 
 CLASSES = ('a', 'b', 'c')
 
@@ -41,13 +42,16 @@ def test_errors():
 
 
 def test_wraps_a_detection_dataset(tmp_path):
-    subset = FewShotSubset(dict(type='ShapesDetDataset', data_root=str(tmp_path / 'shapes'),
-                                img_size=64, num_train=20, num_val=2, object_size=(12, 40),
-                                num_objects=(1, 2)), shots=1)
+    dataset = dict(type='ShapesDetDataset', data_root=str(tmp_path / 'shapes'), img_size=64,
+                   num_train=20, num_val=2, object_size=(12, 40), num_objects=(1, 2))
+    subset = FewShotSubset(dataset, shots=1)
     assert 0 < len(subset) < 20
-    assert subset.metainfo['classes'] == subset.dataset.metainfo['classes']
-    first = subset.get_data_info(0)
-    assert first['img_path'] == subset.dataset.get_data_info(subset.indices[0])['img_path']
+    assert len(subset.dataset) == len(subset)  # Mosaic partners come from the subset too
+    assert subset.metainfo['classes'] == DATASETS.build(dataset).metainfo['classes']
+    full = DATASETS.build(dataset)
+    paths = [subset.get_data_info(i)['img_path'] for i in range(len(subset))]
+    assert paths == [full.get_data_info(i)['img_path'] for i in subset.indices]
+    assert subset[0]['img_path'] == paths[0]
     labels = {inst['bbox_label'] for i in range(len(subset))
               for inst in subset.get_data_info(i)['instances']}
     assert labels == set(range(6))
