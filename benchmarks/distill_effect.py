@@ -20,7 +20,7 @@ over seeds and each seed) and, with ``--plot``, draws the paired differences.
 Usage:
     python benchmarks/distill_effect.py [--work-dir work_dirs/distill_effect] [--seeds 0 1 2]
         [--arms no-kd cwd cwd-kl cwd-kl-x4] [--teacher-ckpt PATH] [--threads 1]
-        [--plot docs/en/_static/distill_effect.png] [--table-only]
+        [--teacher-epochs N] [--epochs N] [--plot FILE.png] [--table-only]
 """
 import argparse
 import glob
@@ -60,6 +60,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--teacher-ckpt', help='a trained teacher (.pth or work dir); default: '
                         'train it into WORK_DIR/teacher (seed 0) unless it is there')
     parser.add_argument('--threads', type=int, default=1, help='OMP_NUM_THREADS of each run')
+    parser.add_argument('--teacher-epochs', type=int,
+                        help='shorter teacher schedule (a quick pilot; default: the config)')
+    parser.add_argument('--epochs', type=int, help='shorter student schedule, backbone frozen '
+                        'for its first quarter (a quick pilot; default: the config)')
     parser.add_argument('--plot', help='write a plot of the paired differences (png)')
     parser.add_argument('--table-only', action='store_true',
                         help='print the tables of WORK_DIR/results.json, train nothing')
@@ -108,7 +112,11 @@ def teacher_ckpt(args, results: dict) -> str:
     work_dir = osp.join(args.work_dir, 'teacher')
     if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         os.makedirs(work_dir, exist_ok=True)
-        cpu = train(TEACHER_CONFIG, work_dir, ['randomness.seed=0'], args.threads)
+        options = ['randomness.seed=0']
+        if args.teacher_epochs:
+            options += [f'train_cfg.max_epochs={args.teacher_epochs}',
+                        f'train_cfg.val_interval={args.teacher_epochs}']
+        cpu = train(TEACHER_CONFIG, work_dir, options, args.threads)
         metrics = final_metrics(work_dir)
         results['teacher'] = dict(cpu_s=cpu, old=class_mean(metrics, OLD))
         save(args, results)
@@ -122,6 +130,9 @@ def run_arm(args, arm: str, seed: int, teacher: str) -> dict:
     init = 'model.teacher_ckpt' if arm != 'no-kd' else 'model.init_cfg.checkpoint'
     options = [f'randomness.seed={seed}', f'{init}={teacher}',
                'default_hooks.checkpoint.interval=1000'] + extra
+    if args.epochs:
+        options += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',
+                    f'default_hooks.backbone_freeze.freeze_epochs={args.epochs // 4}']
     start = time.time()
     cpu = train(osp.join(DISTILL, config), work_dir, options, args.threads)
     return dict(summary(final_metrics(work_dir)), cpu_s=cpu, wall_s=time.time() - start)
