@@ -3,6 +3,7 @@ import pytest
 import torch
 from _distill_parts import build, samples, write_teacher
 
+from cissreg.models.distillers import parse_records
 from cissreg.models.losses import HeadResponseKL
 
 FRAMEWORK_TERMS = dict(
@@ -76,3 +77,16 @@ def test_head_response_kl_errors():
         HeadResponseKL()(torch.randn(1, 64, 2, 2), torch.randn(1, 64, 2, 2))
     with pytest.raises(ValueError, match='class_indexes'):
         HeadResponseKL(class_indexes=[0, 9])(torch.randn(1, 70, 2, 2), torch.randn(1, 66, 2, 2))
+
+
+def test_record_grammar():
+    sources = parse_records(['neck', dict(module='backbone.stage1')])
+    assert [s.module for s in sources] == ['neck', 'backbone.stage1']
+    (concat, ) = parse_records('head_response')
+    assert [p.index for p in concat.parts] == [(1, ), (0, )]
+    with pytest.raises(ValueError, match='two or more plain records'):
+        parse_records(dict(concat=['neck']))
+    with pytest.raises(ValueError, match="unknown record 'necks'"):
+        parse_records(['necks'])
+    with pytest.raises(ValueError, match='must not be empty'):
+        parse_records([])
