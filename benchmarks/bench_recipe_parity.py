@@ -83,7 +83,6 @@ def recipe_cfg(args, seed: int = 0) -> Config:
     cfg.work_dir = osp.join(args.work_dir, f'cissreg_seed{seed}')
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.train_cfg.max_epochs = args.epochs
-    cfg.optim_wrapper.auto_cfg.max_epochs = args.epochs
     cfg.default_hooks.pipeline_switch.close_epochs = args.close_mosaic
     cfg.default_hooks.checkpoint.update(interval=args.epochs, save_best=None)
     cfg.default_hooks.logger.interval = 50
@@ -94,8 +93,6 @@ def recipe_cfg(args, seed: int = 0) -> Config:
             loader.dataset.update(data_root=osp.join(args.work_dir, 'shapes_small'))
             loader.dataset.num_train = args.num_train or loader.dataset.num_train
             loader.dataset.num_val = args.num_val or loader.dataset.num_val
-    if args.num_train:
-        cfg.optim_wrapper.auto_cfg.num_images = args.num_train
     return cfg
 
 

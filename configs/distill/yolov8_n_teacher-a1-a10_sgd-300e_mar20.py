@@ -1,6 +1,6 @@
-# Teacher of the MAR20 distillation recipe ("c1.nano.teacher" of the reference recipe):
-# YOLOv8-n trained on the first 10 of the 20 MAR20 classes (A1..A10). The datasets keep only
-# these classes' boxes and number them 0..9 (`classes=` subset).
+# Teacher of the MAR20 distillation recipe (the reference recipe's "c1.nano.teacher"): YOLOv8-n
+# trained on the first 10 of the 20 MAR20 classes (A1..A10). The datasets keep only these
+# classes' boxes and number them 0..9 (`classes=` subset).
 _base_ = '../yolov8/yolov8_n_sgd-300e_mar20.py'
 
 # ---- frequently changed ----

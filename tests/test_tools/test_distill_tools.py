@@ -28,8 +28,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'), dict(type='LoadDetAnnotations'),
     dict(type='LetterResize', scale=img_scale, allow_scale_up=False), dict(type='PackDetInputs')]
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                        dataset=dict(pipeline=train_pipeline, **small))
+train_dataset = dict(pipeline=train_pipeline, **small)
 val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
                       dataset=dict(pipeline=test_pipeline, **small))
 test_dataloader = val_dataloader
@@ -69,8 +68,21 @@ def _names(name: str) -> tuple:
     return f'experiment_name={name}', f'visualizer.name={name}'
 
 
+# the teacher trains on the dataset, a student on its few-shot subset (all 8 images here)
+TEACHER_TRAIN = """
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=train_dataset)
+"""
+STUDENT_TRAIN = """
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=dict(shots=8, dataset=train_dataset))
+"""
+
+
 def _write(path: Path, base: Path, extra: str, data_root: Path) -> str:
-    path.write_text(f'_base_ = {str(base)!r}\n' + TINY.format(data_root=str(data_root)) + extra)
+    train = TEACHER_TRAIN if 'teacher' in base.name else STUDENT_TRAIN
+    path.write_text(f'_base_ = {str(base)!r}\n' + TINY.format(data_root=str(data_root))
+                    + train + extra)
     return str(path)
 
 
@@ -82,7 +94,8 @@ def test_teacher_then_distillation_then_export(tmp_path, monkeypatch):
         tmp_path / 'cwd_kl_tiny.py', DISTILL / 'cwd-kl_yolov8_n_shapes.py',
         f'model = dict(teacher_config={teacher_cfg!r}, '
         f'teacher_ckpt={str(tmp_path / "teacher")!r})\n', data_root)
-    student_cfg = _write(tmp_path / 'student_tiny.py', DISTILL / 'yolov8_n_no-kd_shapes.py', '',
+    student_cfg = _write(tmp_path / 'student_tiny.py', DISTILL / 'yolov8_n_no-kd_shapes.py',
+                         f'model = dict(init_cfg=dict(checkpoint={str(tmp_path / "teacher")!r}))\n',
                          data_root)
 
     # 1. the teacher config trains on the first half of the classes

@@ -10,8 +10,13 @@ What ultralytics' ``BaseTrainer`` does before training, as a registered construc
   the scaled decay), 2 = weights of normalisation layers (no decay);
 * ``optimizer=dict(type='auto')``: AdamW with ``lr = round(0.002 * 5 / (4 + num_classes), 6)``
   and beta1 0.9 for runs of at most 10k nominal-batch iterations, otherwise SGD lr 0.01
-  momentum 0.9 (nesterov); as in ultralytics, warm-up then starts the bias lr at 0 instead
-  of ``warmup_bias_lr`` (the group carries ``warmup_bias_lr=0.0``);
+  momentum 0.937 (nesterov): ultralytics builds that SGD with momentum 0.9, but its warm-up
+  raises the momentum to ``args.momentum`` (0.937) and leaves it there, so 0.937 is the
+  momentum it trains with; as in ultralytics, warm-up starts the bias lr at 0 instead of
+  ``warmup_bias_lr`` (the group carries ``warmup_bias_lr=0.0``). ``auto_cfg`` needs
+  ``num_classes``, ``num_images`` and ``max_epochs``; ``CissRunner`` fills the missing ones
+  when it builds the optimizer (see :func:`fill_auto_cfg`), so a config leaves them out and
+  ``--cfg-options train_cfg.max_epochs=N`` changes the choice;
 * AMP by default on GPU (``amp='auto'``: mixed precision when the model is on CUDA).
 
 The optimizer wrapper is a :class:`NominalBatchOptimWrapper` (or its AMP variant) with
@@ -31,12 +36,46 @@ from cissreg.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZ
 from .nominal_batch_optim_wrapper import (NominalBatchAmpOptimWrapper, NominalBatchOptimWrapper,
                                           nominal_batch_scaling)
 
-__all__ = ['NominalBatchOptimWrapperConstructor', 'nominal_batch_scaling',
+__all__ = ['NominalBatchOptimWrapperConstructor', 'fill_auto_cfg', 'nominal_batch_scaling',
            'ultralytics_param_groups']
+AUTO_KEYS = ('num_classes', 'num_images', 'max_epochs')
 
 _FP32_TYPES = (None, 'OptimWrapper', 'NominalBatchOptimWrapper')
 _AMP_TYPES = ('AmpOptimWrapper', 'NominalBatchAmpOptimWrapper')
 _NORM_TYPES = tuple(v for k, v in nn.__dict__.items() if 'Norm' in k and isinstance(v, type))
+
+
+def fill_auto_cfg(optim_wrapper_cfg: dict, **found) -> dict:
+    """``optim_wrapper_cfg`` with ``auto_cfg`` completed for ``optimizer=dict(type='auto')``.
+
+    Args:
+        optim_wrapper_cfg (dict): The config's ``optim_wrapper``.
+        **found: ``num_classes``, ``num_images`` (training images) and ``max_epochs`` of the
+            run; a value the config's ``auto_cfg`` gives wins. None where unknown.
+
+    Returns:
+        dict: A copy with the completed ``auto_cfg``; the input itself when its optimizer is
+        not ``'auto'``.
+
+    Raises:
+        ValueError: A key is neither in ``auto_cfg`` nor found.
+    """
+    if (optim_wrapper_cfg.get('optimizer') or {}).get('type') != 'auto':
+        return optim_wrapper_cfg
+    cfg = dict(optim_wrapper_cfg)
+    auto_cfg = dict(cfg.get('auto_cfg') or {})
+    unknown = sorted(set(auto_cfg) - set(AUTO_KEYS))
+    if unknown:
+        raise ValueError(f'optim_wrapper.auto_cfg: unknown keys {unknown}; it takes {AUTO_KEYS}')
+    for key in AUTO_KEYS:
+        if auto_cfg.get(key) is None:
+            if found.get(key) is None:
+                raise ValueError(f"optimizer type 'auto' needs optim_wrapper.auto_cfg.{key}: "
+                                 'give it, or train with CissRunner, which reads it from the '
+                                 'run (train_cfg.max_epochs, the train dataset, the head)')
+            auto_cfg[key] = int(found[key])
+    cfg['auto_cfg'] = auto_cfg
+    return cfg
 
 
 def ultralytics_param_groups(model: nn.Module) -> Tuple[List, List, List]:
@@ -79,11 +118,11 @@ class NominalBatchOptimWrapperConstructor:
             dataloader when training starts, so it may be omitted with that hook; without
             hook and value the batch is taken as 64), ``nominal_batch_size`` (default 64),
             ``amp`` (``'auto'``, True or False; default ``'auto'``), ``auto_cfg`` (for
-            ``type='auto'``: ``num_classes``, ``num_images``, ``max_epochs``), ``type``
-            (default the fp32 / AMP nominal-batch wrapper) and the wrapper's other arguments
-            (``clip_grad``...).
-        paramwise_cfg (dict, optional): Not supported (the groups are
-            ultralytics'); must be None or empty.
+            ``type='auto'``: ``num_classes``, ``num_images``, ``max_epochs``; ``CissRunner``
+            fills the missing ones from the run), ``type`` (default the fp32 / AMP
+            nominal-batch wrapper) and the wrapper's other arguments (``clip_grad``...).
+        paramwise_cfg (dict, optional): Not supported (the groups are ultralytics'); must be
+            None or empty.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
@@ -107,14 +146,16 @@ class NominalBatchOptimWrapperConstructor:
         opt = dict(self.optimizer_cfg)
         if opt['type'] != 'auto':
             return opt, False
-        if not self.auto_cfg:
-            raise ValueError("optimizer type 'auto' needs optim_wrapper.auto_cfg=dict("
-                             'num_classes=..., num_images=..., max_epochs=...)')
+        missing = [k for k in AUTO_KEYS if (self.auto_cfg or {}).get(k) is None]
+        if missing:
+            raise ValueError(f"optimizer type 'auto' needs optim_wrapper.auto_cfg.{missing}: "
+                             'give them, or train with CissRunner, which fills them from the '
+                             'run (train_cfg.max_epochs, the train dataset, the head)')
         iterations = math.ceil(self.auto_cfg['num_images'] / max(
             total_batch, self.nominal_batch_size)) * self.auto_cfg['max_epochs']
         decay = opt.get('weight_decay', 0.0005)
         if iterations > 10000:
-            opt = dict(type='SGD', lr=0.01, momentum=0.9, nesterov=True, weight_decay=decay)
+            opt = dict(type='SGD', lr=0.01, momentum=0.937, nesterov=True, weight_decay=decay)
         else:
             lr = round(0.002 * 5 / (4 + self.auto_cfg['num_classes']), 6)
             opt = dict(type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=decay)

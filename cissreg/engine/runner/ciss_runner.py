@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from cissreg.engine.hooks.resumable_randomness_hook import ResumableRandomnessHook
+from cissreg.engine.optim.nominal_batch_constructor import fill_auto_cfg
 from cissreg.models.distillers.export import STUDENT_PREFIX
 from cissreg.models.incremental_model import IncrementalModelMixin
 from cissreg.registry import MODEL_WRAPPERS, MODELS, RUNNERS
@@ -122,6 +123,28 @@ class CissRunner(Runner):
             meta = loop.evaluator.dataset_meta or {}
             loop.evaluator.dataset_meta = dict(meta, task_sizes=list(model.task_sizes))
         return loop
+
+    def build_optim_wrapper(self, optim_wrapper):
+        """mmengine's, with ``optimizer=dict(type='auto')``'s ``auto_cfg`` completed from the
+        run: ``train_cfg.max_epochs`` (the built loop), the train dataset's size and the
+        head's ``num_classes`` (see :func:`~cissreg.engine.optim.fill_auto_cfg`)."""
+        if isinstance(optim_wrapper, dict):
+            optim_wrapper = fill_auto_cfg(optim_wrapper, **self._auto_cfg_values())
+        return super().build_optim_wrapper(optim_wrapper)
+
+    def _auto_cfg_values(self) -> Dict[str, Optional[int]]:
+        """``max_epochs``, ``num_images`` and ``num_classes`` of this run (None if unknown)."""
+        loop = self._train_loop
+        values = dict(max_epochs=None, num_images=None, num_classes=None)
+        if isinstance(loop, dict):
+            values['max_epochs'] = loop.get('max_epochs')
+        elif loop is not None:
+            values['max_epochs'] = getattr(loop, 'max_epochs', None)
+            values['num_images'] = len(loop.dataloader.dataset)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        model = getattr(model, 'student', model)
+        values['num_classes'] = getattr(getattr(model, 'bbox_head', None), 'num_classes', None)
+        return values
 
     @staticmethod
     def build_dataloader(dataloader: Union[DataLoader, Dict],

@@ -11,7 +11,9 @@ from cissreg.structures.det_data_sample import DetDataSample
 
 from ..base_model import FiniteLossModel
 from ..losses.global_batch_scale import global_batch_scale
-from .recorder import OutputRecorder, RecordSpec, as_levels
+from .incremental_init import IncrementalPretrainedInit
+from .recorder import (OutputRecorder, Source, as_levels, collect_levels, parse_records,
+                       source_modules)
 from .teacher import build_teacher
 
 #: Default terms: CWD on the neck levels, KL on class logits and box distributions, with the
@@ -27,6 +29,8 @@ DEFAULT_DISTILL_LOSSES = dict(
 )
 _TERM_KEYS = {'loss', 'student', 'teacher', 'levels', 'connector'}
 LOSS_SCALES = ('global_batch', 'batch_mean')
+INCREMENTAL_INIT_TYPES = ('IncrementalPretrained', 'cissreg.IncrementalPretrained',
+                          IncrementalPretrainedInit)
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,15 @@ class DistillTerm:
 
     Attributes:
         name (str): Loss name in the log (contains ``'loss'``).
-        student (RecordSpec): Recorded student output.
-        teacher (RecordSpec): Recorded teacher output.
+        student (tuple[RecordSpec | ConcatSpec, ...]): Recorded student outputs, in level
+            order.
+        teacher (tuple[RecordSpec | ConcatSpec, ...]): Recorded teacher outputs.
         levels (tuple[int, ...] | None): Levels used; None for all.
     """
 
     name: str
-    student: RecordSpec
-    teacher: RecordSpec
+    student: Tuple[Source, ...]
+    teacher: Tuple[Source, ...]
     levels: Optional[Tuple[int, ...]]
 
 
@@ -76,15 +81,21 @@ class DetectionDistiller(FiniteLossModel):
     :mod:`~cissreg.models.losses.global_batch_scale`), so with ``loss_scale='global_batch'``
     (default) the distillation terms get the same factor: the ratio of distillation to
     detection gradient is then the same at every batch size and GPU count, and equals the
-    reference recipe's, whose detection loss is the per-batch normalised sum *without* a batch
-    factor next to batch-mean CWD / KL terms: the recipe's weights (1.0, 0.05, 0.001) mean here what
-    they meant there. ``loss_scale='batch_mean'`` leaves the terms as batch means, for a
-    student whose detection losses are batch means too (mmdet heads).
+    reference recipe's, whose detection loss is the per-batch normalised sum *without* a
+    batch factor next to batch-mean CWD / KL terms: the reference weights (1.0, 0.05, 0.001)
+    mean here what they meant there. ``loss_scale='batch_mean'`` leaves the terms as batch
+    means, for a student whose detection losses are batch means too (mmdet heads).
 
     Prediction, ``mode='tensor'`` and the data preprocessor are the student's, so
     ``tools/test.py`` evaluates the student. The state dict holds ``student.*`` and
     ``connectors.*``; :func:`~cissreg.models.distillers.student_state_dict` (and
     ``tools/model_converters/export_student.py``) extracts a plain student checkpoint.
+
+    **Paired runs.** Everything built after the student (teacher, losses, connectors) draws
+    from a forked RNG, so at one seed the student starts from the weights of the same student
+    trained without distillation. A student ``init_cfg=dict(type='IncrementalPretrained',
+    checkpoint=None)`` starts from ``teacher_ckpt`` (see
+    :class:`~cissreg.models.distillers.IncrementalPretrainedInit`).
 
     Args:
         student (dict): Config of the student detector.
@@ -96,8 +107,10 @@ class DetectionDistiller(FiniteLossModel):
         distill_losses (dict, optional): ``name -> term``; a term is ``dict(loss=<loss
             config>, student=<record>, teacher=<record, default: same as student>,
             levels=<level indexes, default all>, connector=<None | connector config>)``. A
-            record is an alias (``'backbone'``, ``'neck'``, ``'cls_scores'``,
-            ``'bbox_dist_preds'``) or ``dict(module='dotted.path', index=int | list)``.
+            record is an alias of :data:`~cissreg.models.distillers.RECORD_ALIASES`
+            (``'neck'``, ``'backbone_neck'`` (8 maps), ``'cls_scores'``, ``'head_response'``
+            ...), ``dict(module='dotted.path', index=int | list)``, ``dict(concat=[...])`` or
+            a list of records (see :func:`~cissreg.models.distillers.parse_records`).
             With ``connector=dict(type='ConvConnector')`` one connector per level maps the
             student map to the teacher's channels (``in_channels`` / ``out_channels`` are
             read from the recorded maps unless given). Defaults to
@@ -131,29 +144,37 @@ class DetectionDistiller(FiniteLossModel):
         if loss_scale not in LOSS_SCALES:
             raise ValueError(f'DetectionDistiller: loss_scale must be one of {LOSS_SCALES}, '
                              f'got {loss_scale!r}')
+        init = student.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') in INCREMENTAL_INIT_TYPES \
+                and init.get('checkpoint') is None:
+            student = dict(student, init_cfg=dict(init, checkpoint=teacher_ckpt))
         student_model = MODELS.build(student)
         super().__init__(skip_nonfinite=skip_nonfinite,
                          data_preprocessor=student_model.data_preprocessor, init_cfg=init_cfg)
         self.student = student_model
-        # a plain attribute, not a sub-module: see the class docstring
-        object.__setattr__(self, '_teacher', build_teacher(teacher_config, teacher_ckpt,
-                                                           teacher_cfg_options))
         self.gt_loss_weight = float(gt_loss_weight)
         self.loss_scale = loss_scale
-
-        term_cfgs = copy.deepcopy(DEFAULT_DISTILL_LOSSES if distill_losses is None
-                                  else dict(distill_losses))
-        self.terms: List[DistillTerm] = []
-        self.distill_losses = nn.ModuleDict()
-        connector_cfgs = {}
-        for name, term_cfg in term_cfgs.items():
-            term, loss_cfg, connector_cfg = self._parse_term(name, term_cfg)
-            self.terms.append(term)
-            self.distill_losses[name] = MODELS.build(loss_cfg)
-            if connector_cfg is not None:
-                connector_cfgs[name] = connector_cfg
-        self.connectors = nn.ModuleDict()
-        self._probe(connector_cfgs, probe_size)
+        # Everything after the student draws from a forked RNG: the global RNG leaves this
+        # constructor as it left the student's, so at one seed the student's initial weights
+        # (drawn by init_weights() later) and everything drawn after them are those of the
+        # same student trained without distillation (paired runs).
+        with torch.random.fork_rng(devices=[]):
+            # a plain attribute, not a sub-module: see the class docstring
+            object.__setattr__(self, '_teacher', build_teacher(teacher_config, teacher_ckpt,
+                                                               teacher_cfg_options))
+            term_cfgs = copy.deepcopy(DEFAULT_DISTILL_LOSSES if distill_losses is None
+                                      else dict(distill_losses))
+            self.terms: List[DistillTerm] = []
+            self.distill_losses = nn.ModuleDict()
+            connector_cfgs = {}
+            for name, term_cfg in term_cfgs.items():
+                term, loss_cfg, connector_cfg = self._parse_term(name, term_cfg)
+                self.terms.append(term)
+                self.distill_losses[name] = MODELS.build(loss_cfg)
+                if connector_cfg is not None:
+                    connector_cfgs[name] = connector_cfg
+            self.connectors = nn.ModuleDict()
+            self._probe(connector_cfgs, probe_size)
 
     @property
     def teacher(self) -> nn.Module:
@@ -176,8 +197,8 @@ class DetectionDistiller(FiniteLossModel):
             raise ValueError(f'{where}: unknown keys {sorted(unknown)}; a term accepts '
                              f'{sorted(_TERM_KEYS)}')
         try:
-            student = RecordSpec.parse(cfg['student'])
-            teacher = RecordSpec.parse(cfg.get('teacher') or cfg['student'])
+            student = parse_records(cfg['student'])
+            teacher = parse_records(cfg.get('teacher') or cfg['student'])
         except ValueError as err:
             raise ValueError(f'{where}: {err}') from err
         levels = cfg.get('levels')
@@ -274,18 +295,22 @@ class DetectionDistiller(FiniteLossModel):
             tuple: ``student_maps`` and ``teacher_maps`` (term name -> list of per-level
             tensors), plus the student's output when ``with_output``.
         """
-        student_rec = OutputRecorder(self.student, {t.student.module for t in self.terms})
+        student_rec = OutputRecorder(self.student,
+                                     [m for t in self.terms for m in source_modules(t.student)])
         with student_rec:
             output = run_student(inputs)
-        teacher_rec = OutputRecorder(self._teacher, {t.teacher.module for t in self.terms})
+        teacher_rec = OutputRecorder(self._teacher,
+                                     [m for t in self.terms for m in source_modules(t.teacher)])
         if self.terms:  # without terms the teacher has nothing to contribute
             with torch.no_grad(), teacher_rec:
                 self._teacher(inputs, mode='tensor')
         student_maps, teacher_maps = {}, {}
         for term in self.terms:
             try:
-                student_maps[term.name] = as_levels(student_rec.get(term.student), term.levels)
-                teacher_maps[term.name] = as_levels(teacher_rec.get(term.teacher), term.levels)
+                student_maps[term.name] = as_levels(collect_levels(student_rec, term.student),
+                                                    term.levels)
+                teacher_maps[term.name] = as_levels(collect_levels(teacher_rec, term.teacher),
+                                                    term.levels)
             except (KeyError, IndexError, TypeError, ValueError) as err:
                 raise type(err)(f'DetectionDistiller: distill_losses[{term.name!r}]: '
                                 f'{err}') from err

@@ -1,15 +1,24 @@
 """Record the outputs of named sub-modules during one forward pass (forward hooks)."""
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+import torch
 from torch import Tensor, nn
 
-#: Short names of the YOLO detector outputs that distillation usually reads.
-RECORD_ALIASES: Dict[str, dict] = dict(
+#: Short names of the YOLO detector outputs that distillation usually reads. A value is one
+#: record, a list of records (their maps follow each other) or ``dict(concat=[...])``.
+RECORD_ALIASES: Dict[str, Union[dict, list]] = dict(
     backbone=dict(module='backbone'),
     neck=dict(module='neck'),
     cls_scores=dict(module='bbox_head.head_module', index=0),
     bbox_dist_preds=dict(module='bbox_head.head_module', index=1),
+    # 8 maps: backbone C2 (stride 4), C3, C4, C5 (after SPPF); neck: the top-down P4 (before
+    # the bottom-up path), then the outputs P3, P4, P5
+    backbone_neck=[dict(module=f'backbone.stage{i}') for i in range(1, 5)]
+    + [dict(module='neck.top_down_layers.0'), dict(module='neck')],
+    # per level [N, 4 * reg_max + C, H, W]: box-bin logits then class logits (the raw YOLOv8
+    # head output ultralytics' Detect returns in training)
+    head_response=dict(concat=['bbox_dist_preds', 'cls_scores']),
 )
 
 
@@ -60,6 +69,85 @@ class RecordSpec:
         for i in self.index:
             output = output[i]
         return output
+
+
+@dataclass(frozen=True)
+class ConcatSpec:
+    """Records whose per-level maps are concatenated along the channels.
+
+    Attributes:
+        parts (tuple[RecordSpec, ...]): The records; each gives the same number of levels.
+    """
+
+    parts: Tuple[RecordSpec, ...]
+
+    @property
+    def modules(self) -> Tuple[str, ...]:
+        """The sub-modules the parts read."""
+        return tuple(p.module for p in self.parts)
+
+
+Source = Union[RecordSpec, ConcatSpec]
+
+
+def parse_records(spec: Any) -> Tuple[Source, ...]:
+    """Parse a term's ``student`` / ``teacher`` entry into its sources.
+
+    Args:
+        spec (str | dict | list): An alias of :data:`RECORD_ALIASES`, ``dict(module=...,
+            index=...)``, ``dict(concat=[<record>, ...])`` (per-level channel concatenation of
+            records) or a list of those (their maps follow each other as levels).
+
+    Returns:
+        tuple: :class:`RecordSpec` / :class:`ConcatSpec` sources, in level order.
+
+    Raises:
+        ValueError: Unknown alias or malformed entry.
+    """
+    if isinstance(spec, str):
+        if spec not in RECORD_ALIASES:
+            raise ValueError(f'unknown record {spec!r}: use one of '
+                             f'{sorted(RECORD_ALIASES)} or dict(module=..., index=...)')
+        spec = RECORD_ALIASES[spec]
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ValueError('a list of records must not be empty')
+        return tuple(s for item in spec for s in parse_records(item))
+    if isinstance(spec, dict) and set(spec) == {'concat'}:
+        parts = tuple(s for item in spec['concat'] for s in parse_records(item))
+        if len(parts) < 2 or not all(isinstance(p, RecordSpec) for p in parts):
+            raise ValueError('dict(concat=[...]) takes two or more plain records, got '
+                             f'{spec["concat"]!r}')
+        return (ConcatSpec(parts), )
+    return (RecordSpec.parse(spec), )
+
+
+def source_modules(sources: Iterable[Source]) -> List[str]:
+    """Every sub-module path that ``sources`` read."""
+    paths = []
+    for source in sources:
+        paths.extend(source.modules if isinstance(source, ConcatSpec) else [source.module])
+    return paths
+
+
+def collect_levels(recorder: 'OutputRecorder', sources: Sequence[Source]) -> List[Tensor]:
+    """The per-level maps of ``sources``, in order, from one recorded forward pass.
+
+    Returns:
+        list[Tensor]: The maps; a :class:`ConcatSpec` gives ``torch.cat`` of its parts' maps
+        of each level along dim 1.
+    """
+    maps: List[Tensor] = []
+    for source in sources:
+        if isinstance(source, RecordSpec):
+            maps.extend(as_levels(recorder.get(source)))
+            continue
+        parts = [as_levels(recorder.get(p)) for p in source.parts]
+        if len({len(p) for p in parts}) != 1:
+            raise ValueError(f'concat: the parts give {[len(p) for p in parts]} levels; they '
+                             'must give the same number')
+        maps.extend(torch.cat(level, dim=1) for level in zip(*parts))
+    return maps
 
 
 def as_levels(value: Any, levels: Optional[Iterable[int]] = None) -> List[Tensor]:

@@ -13,12 +13,14 @@ from cissreg.utils.state_dict_check import CheckpointMismatchError, compare_stat
 from .export import STUDENT_PREFIX, strip_ddp_prefix, student_state_dict
 
 
-def resolve_checkpoint(path: str) -> str:
+def resolve_checkpoint(path: str, key: str = 'model.teacher_ckpt') -> str:
     """The checkpoint file that ``path`` names.
 
     Args:
         path (str): A checkpoint file, or a work dir holding mmengine's ``last_checkpoint``
             file (which names the latest checkpoint).
+        key (str): The config key that set ``path``, for the error messages. Defaults to
+            ``'model.teacher_ckpt'``.
 
     Returns:
         str: Path of the checkpoint file.
@@ -30,15 +32,15 @@ def resolve_checkpoint(path: str) -> str:
         pointer = osp.join(path, 'last_checkpoint')
         if not osp.isfile(pointer):
             raise FileNotFoundError(
-                f"teacher checkpoint: the folder '{path}' (config key model.teacher_ckpt) has "
+                f"checkpoint: the folder '{path}' (config key {key}) has "
                 'no last_checkpoint file; train the teacher into it or name a .pth file')
         with open(pointer, encoding='utf-8') as f:
             path = f.read().strip()
     if not osp.isfile(path):
         raise FileNotFoundError(
-            f"teacher checkpoint '{path}' (config key model.teacher_ckpt) does not exist "
-            f'(cwd: {os.getcwd()}); train the teacher first with tools/train.py '
-            '<teacher config> and point model.teacher_ckpt to its checkpoint or work dir')
+            f"checkpoint '{path}' (config key {key}) does not exist (cwd: {os.getcwd()}); "
+            'train the teacher first with tools/train.py <teacher config> and point '
+            f'{key} to its checkpoint or work dir')
     return path
 
 

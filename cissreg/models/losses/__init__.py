@@ -7,7 +7,7 @@ from .distribution_focal_loss import DistributionFocalLoss, distribution_focal_l
 from .fitness_loss import FitnessLoss
 from .hinge_loss import HingeLoss, select_hard_pairs
 from .iou_loss import IoULoss, aligned_bbox_iou
-from .kl_response_loss import KLResponseLoss, sigmoid_kl, softmax_kl
+from .kl_response_loss import HeadResponseKL, KLResponseLoss, sigmoid_kl, softmax_kl
 from .logit_kd_loss import LogitKDLoss
 from .multilabel_bce_loss import MultiLabelBCELoss
 from .prototypical_loss import PrototypicalLoss
@@ -19,8 +19,8 @@ __all__ = [
     'BCEWithLogitsLoss', 'DistributionFocalLoss', 'distribution_focal_loss', 'IoULoss',
     'aligned_bbox_iou', 'weight_reduce_loss',
     'HingeLoss', 'select_hard_pairs',
-    'ChannelWiseDivergence', 'channel_wise_divergence', 'KLResponseLoss', 'sigmoid_kl',
-    'softmax_kl',
+    'ChannelWiseDivergence', 'channel_wise_divergence', 'HeadResponseKL', 'KLResponseLoss',
+    'sigmoid_kl', 'softmax_kl',
     'AuxBackgroundLoss', 'DecomposedKDLoss', 'decomposed_logits', 'FitnessLoss', 'LogitKDLoss',
     'MultiLabelBCELoss', 'PseudoGradAlignLoss',
     'InfoNCELoss', 'PseudoSupConLoss', 'SupConLoss', 'supcon_per_anchor', 'PrototypicalLoss',

@@ -174,3 +174,89 @@ class KLResponseLoss(WeightedLoss):
                              f'>= the student\'s {num_student_classes} classes')
         index = torch.as_tensor(self.class_indexes, device=pred.device)
         return pred.index_select(1, index)
+
+
+@MODELS.register_module()
+class HeadResponseKL(KLResponseLoss):
+    """One KL over the whole YOLOv8 head output: box-bin and class distributions together.
+
+    The input of a level is the raw head output as ultralytics' ``Detect`` returns it in
+    training, box-bin logits then class logits, ``[N, 4 * reg_max + C, *]`` (the
+    ``'head_response'`` record of :class:`~cissreg.models.distillers.DetectionDistiller`).
+    The box channels are sliced with ``reg_max`` into four sides of ``reg_max`` bins, each a
+    softmax distribution; the class channels (the student's restricted to the teacher's
+    classes, as in :class:`KLResponseLoss`) form one more distribution per anchor (softmax over
+    the teacher's classes, or per-class sigmoid with ``mode='sigmoid'``). The element-wise
+    loss is ``tau^2 * KL(teacher || student)`` of each of these five distributions,
+    ``[N, 5, *]``.
+
+    Reduction as channel-wise distillation's: with ``reduction='mean'`` and no
+    ``avg_factor``, the sum over distributions, anchors and images is divided by
+    ``N * C`` where ``C = 4 * reg_max + C_teacher`` is the channel count of the teacher
+    output. Summed over the levels (the distiller sums its terms over levels) that is the KL
+    of the head outputs concatenated over levels, normalised once. Note the scale: per
+    image it is a *sum over anchors*, ``A / C`` times a mean over anchors (``A`` = 1344 anchors
+    at 256 px, 8400 at 640 px), so its weight is not interchangeable with
+    :class:`KLResponseLoss`'s.
+
+    Args:
+        tau (float): Temperature of every softmax. Defaults to 1.0.
+        reg_max (int): Bins per box side. Defaults to 16.
+        class_indexes (Sequence[int], optional): Student class of each teacher class.
+            Defaults to None (the student's first classes).
+        mode (str): Class distribution, ``'softmax'`` or ``'sigmoid'``. Defaults to
+            ``'softmax'``.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Defaults to ``'mean'``.
+        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 tau: float = 1.0,
+                 reg_max: int = 16,
+                 class_indexes: Optional[Sequence[int]] = None,
+                 mode: str = 'softmax',
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0) -> None:
+        super().__init__(tau=tau, class_indexes=class_indexes, mode=mode, reduction=reduction,
+                         loss_weight=loss_weight)
+        if reg_max < 2:
+            raise ValueError(f'HeadResponseKL: reg_max must be >= 2, got {reg_max}')
+        self.box_channels = 4 * int(reg_max)
+        self.reg_max_bins = int(reg_max)
+
+    def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None, reduction_override: Optional[str] = None,
+                **kwargs) -> Tensor:
+        """See :class:`~cissreg.models.losses.weighted_loss.WeightedLoss`; ``avg_factor``
+        defaults to ``N * (4 * reg_max + C_teacher)``."""
+        if avg_factor is None:
+            avg_factor = target.shape[0] * target.shape[1]
+        return super().forward(pred, target, weight, avg_factor, reduction_override, **kwargs)
+
+    def elementwise(self, pred: Tensor, target: Tensor) -> Tensor:
+        """KL of the four box sides and the class distribution.
+
+        Args:
+            pred (Tensor): Student output ``[N, 4 * reg_max + C_s, *]``.
+            target (Tensor): Teacher output ``[N, 4 * reg_max + C_t, *]``.
+
+        Returns:
+            Tensor: ``[N, 5, *]`` (sides l, t, r, b, then classes).
+        """
+        b = self.box_channels
+        if pred.dim() < 2 or pred.dim() != target.dim() or pred.shape[0] != target.shape[0] \
+                or pred.shape[2:] != target.shape[2:] or min(pred.shape[1], target.shape[1]) <= b:
+            raise ValueError('HeadResponseKL expects student [N, 4 * reg_max + C_s, *] and '
+                             f'teacher [N, 4 * reg_max + C_t, *] outputs (reg_max '
+                             f'{self.reg_max_bins}, so more than {b} channels) with the same '
+                             f'batch and spatial sizes, got {tuple(pred.shape)} and '
+                             f'{tuple(target.shape)}')
+        spatial = pred.shape[2:]
+        box_s = pred[:, :b].reshape(pred.shape[0], 4, self.reg_max_bins, *spatial)
+        box_t = target[:, :b].reshape(target.shape[0], 4, self.reg_max_bins, *spatial)
+        box = softmax_kl(box_s, box_t, self.tau, dim=2)
+        cls_t = target[:, b:]
+        cls_s = self._select_classes(pred[:, b:], cls_t.shape[1])
+        kl = softmax_kl if self.mode == 'softmax' else sigmoid_kl
+        cls = kl(cls_s, cls_t, self.tau, dim=1)
+        return torch.cat([box, cls.unsqueeze(1).to(box.dtype)], dim=1)

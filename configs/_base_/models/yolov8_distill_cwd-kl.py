@@ -1,8 +1,8 @@
 # Distillation terms of the reference detection recipe ("c1.nano.distillation"): CWD on the
 # student's neck levels, KL on the class logits (the teacher's classes) and on the box
-# distributions, with the recipe's weights. A distillation config combines this file with a
+# distributions, with the reference weights. A distillation config combines this file with a
 # student config (two bases) and passes `distill_losses` to its DetectionDistiller.
-w_cwd, w_resp = 0.05, 0.001  # the recipe's (w_cwd, w_resp); w_gt is model.gt_loss_weight (1.0)
+w_cwd, w_resp = 0.05, 0.001  # the reference (w_cwd, w_resp); w_gt is model.gt_loss_weight (1.0)
 tau = 1.0
 class_indexes = None  # student class of teacher class j; None: the student's first classes
 

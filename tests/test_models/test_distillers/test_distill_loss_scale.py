@@ -65,8 +65,7 @@ def test_ratio_is_independent_of_batch_size_and_terms_share_the_scale(teacher):
     for batch, result in results.items():
         assert result['ratio'] == pytest.approx(reference['ratio'], rel=1e-5), batch
         # every term is a per-image mean times the images of the batch: divided by the batch
-        # size it is the reference recipe's value (detection without a batch factor, batch-mean
-        # CWD / KL)
+        # size it is the reference's value (detection without a batch factor, batch-mean CWD / KL)
         for key in DET_TERMS + KD_TERMS:
             assert result['losses'][key] / batch == pytest.approx(
                 reference['losses'][key], rel=1e-4), (batch, key)
