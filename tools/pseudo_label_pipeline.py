@@ -29,11 +29,12 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest,
                                          load_feature_cache, load_pseudo_labels)
 from cissreg.utils.atomic_io import atomic_write_text, remove_stale_temp_files
+from cissreg.utils.config_loading import load_config
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 
@@ -83,8 +84,7 @@ class Pipeline:
             raise SystemExit(f'{self.run_dir} already holds a run; continue it with '
                              '--resume-run-dir')
         self.config = osp.abspath(config)
-        cfg = Config.fromfile(self.config)
-        cfg.merge_from_dict(cfg_options)
+        cfg = load_config(self.config, cfg_options)
         plp = cfg.get('pseudo_label_pipeline')
         if plp is None:
             raise SystemExit(f'{config} has no pseudo_label_pipeline dict')

@@ -22,6 +22,7 @@ from mmengine.structures import BaseDataElement
 
 import cissreg  # noqa: F401  (safe checkpoint loading, registries)
 from cissreg.registry import RUNNERS
+from cissreg.utils.config_loading import load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,7 +116,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpPredictions(args.out))
