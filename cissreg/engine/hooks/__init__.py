@@ -1,8 +1,8 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .backbone_freeze_hook import BackboneFreezeHook
 from .det_visualization_hook import DetVisualizationHook
-from .exemplar_memory_hook import ExemplarMemoryHook
 from .ema_teacher_hook import EMATeacherHook
+from .exemplar_memory_hook import ExemplarMemoryHook
 from .feature_cache_hook import FeatureCacheHook
 from .gaussian_replay_hook import GaussianReplayHook
 from .gcd_feature_cache_hook import GCDFeatureCacheHook, extract_gcd_features
