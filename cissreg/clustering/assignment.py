@@ -62,7 +62,6 @@ def merge_small_clusters(features: np.ndarray, core_idx: np.ndarray, cluster: np
     return target[cluster]
 
 
-
 def assign_non_core(features: np.ndarray, point_ids: np.ndarray, point_labels: np.ndarray,
                     clusters: np.ndarray, owners: np.ndarray, neighbours: Neighbours,
                     n_nearest: int = 3) -> np.ndarray:
@@ -133,7 +132,6 @@ def assign_non_core(features: np.ndarray, point_ids: np.ndarray, point_labels: n
                                           features[core_ids], clusters[core_ids], owners,
                                           n_nearest)
     return out
-
 
 
 def assign_non_core_exact(points: np.ndarray, point_labels: np.ndarray,

@@ -20,7 +20,6 @@ def local_density(knn_dist: np.ndarray) -> np.ndarray:
     return 1.0 / np.maximum(np.median(knn_dist, axis=1), 1e-12)
 
 
-
 def relative_density(rho: np.ndarray, knn_idx: np.ndarray) -> np.ndarray:
     """Step (2): ``rho'_i = (k + mean(rho)) / (k + mean_{j in kNN(i)} rho_j) * rho_i``.
 
@@ -35,11 +34,9 @@ def relative_density(rho: np.ndarray, knn_idx: np.ndarray) -> np.ndarray:
     return (k + rho.mean()) / (k + rho[knn_idx].mean(axis=1)) * rho
 
 
-
 def core_mask_from_density(rho_rel: np.ndarray, percentile: float) -> np.ndarray:
     """Step (2): bool [N], ``rho' >= np.percentile(rho', percentile)`` (linear interpolation)."""
     return rho_rel >= np.percentile(rho_rel, percentile)
-
 
 
 def core_knn(features: np.ndarray, core_mask: np.ndarray, k: int, neighbours: Neighbours,
@@ -78,7 +75,6 @@ def core_knn(features: np.ndarray, core_mask: np.ndarray, k: int, neighbours: Ne
         out_idx[rest], out_dist[rest] = knn(features[core_idx], k, backend,
                                             queries=features[core_idx[rest]], query_ids=rest)
     return out_idx, out_dist
-
 
 
 def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> sparse.csr_matrix:

@@ -3,12 +3,13 @@
 Every combination is run on the same full-set neighbour lists (computed once) and scored by
 one of two criteria (``selection``):
 
-* ``'labelled'`` (default), as GCD selects its number of clusters with the labelled data:
-  the labels of the last ``holdout_classes`` known classes and a seeded ``holdout`` share of
-  each other known class's labelled points are hidden from the clustering (treated as
-  unlabelled) and the score is the clustering accuracy of those held-out points (one Hungarian matching between clusters and their classes; an unassigned
-  point is wrong). Ties are broken by the silhouette of the unlabelled points, then by grid
-  order. The returned clustering is then run again with every label visible.
+* ``'labelled'`` (default), as GCD selects its number of clusters with the labelled data: the
+  labels of the last ``holdout_classes`` known classes and a seeded ``holdout`` share of each
+  other known class's labelled points are hidden from the clustering (treated as unlabelled)
+  and the score is the clustering accuracy of those held-out points (one Hungarian matching
+  between clusters and their classes; an unassigned point is wrong). Ties are broken by the
+  silhouette of the unlabelled points, then by grid order. The returned clustering is then run
+  again with every label visible.
 * ``'silhouette'``: ``3 * silhouette(unlabelled) - mean_labelled(-log p(label | pseudo
   label))``, ``p(label | c)`` Laplace-smoothed: ``(n_{c,y} + 1) / (n_c + C)`` over the ``C``
   known classes, ``1 / C`` for an unassigned labelled point.

@@ -47,7 +47,6 @@ def grow_clusters(adjacency: sparse.csr_matrix, rho_rel: np.ndarray,
     return cluster
 
 
-
 def cluster_owners(cluster: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
     """int64 [C]: the label that a cluster's labelled members carry, -1 if it has none.
 
@@ -58,7 +57,6 @@ def cluster_owners(cluster: np.ndarray, labels: np.ndarray, n_clusters: int) -> 
     has = (labels >= 0) & (cluster >= 0)
     np.maximum.at(owners, cluster[has], labels[has])
     return owners
-
 
 
 def label_clusters(cluster: np.ndarray, labels: np.ndarray, n_clusters: int,

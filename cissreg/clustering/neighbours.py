@@ -18,7 +18,6 @@ class Neighbours:
     dist: np.ndarray
 
 
-
 def full_neighbours(features: np.ndarray, n_neighbors: int = 64,
                     backend: str = 'auto') -> Neighbours:
     """Sorted neighbour lists of the full set (:func:`cissreg.clustering.knn.knn`).
@@ -35,14 +34,12 @@ def full_neighbours(features: np.ndarray, n_neighbors: int = 64,
     return Neighbours(idx=idx, dist=dist)
 
 
-
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """float64 [A, B] Euclidean distances (``|a|^2 + |b|^2 - 2ab``, clipped at 0)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.sqrt(np.maximum(sq, 0.0))
-
 
 
 def segment_starts(sorted_keys: np.ndarray) -> np.ndarray:

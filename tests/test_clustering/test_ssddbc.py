@@ -97,8 +97,8 @@ def test_cli_writes_pseudo_labels_with_metadata(tmp_path, capsys):
                          '50', '70', '--no-progress']) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     from cissreg.clustering import feature_digest
-    pl = load_pseudo_labels(str(out), expect=dict(feature_sha256=feature_digest(str(feats)),
-                                                   epoch=4))
+    pl = load_pseudo_labels(str(out),
+                            expect=dict(feature_sha256=feature_digest(str(feats)), epoch=4))
     assert pl['metadata']['checkpoint'] == 'c.pth'
     assert pl['best_params'] == summary['best_params']
     assert adjusted_rand_score(y, pl['labels']) >= 0.95
