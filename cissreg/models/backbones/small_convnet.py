@@ -15,19 +15,28 @@ class SmallConvNet(BaseModule):
     0.3 M parameters, 11 M multiply-adds per image): small enough to train a contrastive model
     on a few thousand digits on one CPU core in minutes.
 
+    With ``out_features`` the last map is flattened and projected by ``Linear-BN-ReLU`` to a
+    vector: unlike global average pooling this keeps *where* the strokes are, which is what
+    tells digits apart (a randomly initialised network then already clusters about as well as
+    the pixels, and training starts from there).
+
     Args:
         in_channels (int): Defaults to 3.
         channels (Sequence[int]): Channels of each stage. Defaults to (32, 64, 128).
         blocks_per_stage (int): Convolutions per stage. Defaults to 2.
+        out_features (int, optional): Size of the flattened-and-projected output. Defaults to
+            None (return the last feature map).
+        input_size (int): Image side, needed with ``out_features``. Defaults to 28.
         init_cfg (dict, optional): mmengine init config.
 
     Shape:
         ``forward(x [N, in_channels, H, W]) -> [N, channels[-1], H / 2^(S-1), W / 2^(S-1)]``
-        (the GCD model average-pools it to ``[N, channels[-1]]``).
+        (the GCD model average-pools it to ``[N, channels[-1]]``), or ``[N, out_features]``.
     """
 
     def __init__(self, in_channels: int = 3, channels: Sequence[int] = (32, 64, 128),
-                 blocks_per_stage: int = 2, init_cfg: Optional[dict] = None) -> None:
+                 blocks_per_stage: int = 2, out_features: Optional[int] = None,
+                 input_size: int = 28, init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not channels or blocks_per_stage < 1:
             raise ValueError(f'SmallConvNet: channels must be non-empty and blocks_per_stage '
@@ -41,6 +50,15 @@ class SmallConvNet(BaseModule):
                 c_in = c_out
         self.layers = nn.Sequential(*layers)
         self.out_channels = c_in
+        self.fc = None
+        if out_features is not None:
+            side = input_size
+            for _ in channels[1:]:
+                side = (side + 1) // 2
+            self.fc = nn.Sequential(nn.Flatten(), nn.Linear(c_in * side * side, out_features),
+                                    nn.BatchNorm1d(out_features), nn.ReLU(inplace=True))
+            self.out_channels = out_features
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+        x = self.layers(x)
+        return x if self.fc is None else self.fc(x)
