@@ -269,7 +269,8 @@ class Pipeline:
         for key, flag in (('ks', '--ks'), ('percentiles', '--percentiles')):
             if key in s:
                 cmd += [flag] + [str(v) for v in s[key]]
-        for key in ('backend', 'seed', 'num_known_classes'):
+        for key in ('backend', 'seed', 'num_known_classes', 'selection', 'holdout',
+                    'holdout_classes'):
             if key in s:
                 cmd += [f'--{key.replace("_", "-")}', str(s[key])]
         return self._child(cmd, log)

@@ -10,16 +10,18 @@ _base_ = [
 ]
 
 # ---- frequently changed ----
-max_epochs = 16
-self_supervised_epochs = 4  # InfoNCE only (no labels) for these first epochs
-stop_at_epoch = 10          # SSDDBC clusters the features of this epoch (first pseudo labels)
-refresh_epochs = [13]       # re-cluster here
+max_epochs = 8
+self_supervised_epochs = 1  # InfoNCE only (no labels) for these first epochs
+stop_at_epoch = 4           # SSDDBC clusters the features of this epoch (first pseudo labels)
+refresh_epochs = [6]        # re-cluster here
 sup_con_weight = 0.35
 pseudo_weight_max = 1.0     # gamma at the last epoch; 0 = no pseudo labels (ablation)
-temperature = 0.5           # InfoNCE temperature (SimCLR's; GCD's 1.0 learns too slowly here)
+pseudo_label_mode = 'core'  # 'weighted': border points too, weighted by their density
+temperature = 0.2           # InfoNCE temperature (GCD's 1.0 learns too slowly from scratch)
 
 pseudo_label_pipeline = dict(stop_at_epoch=stop_at_epoch, refresh_epochs=refresh_epochs,
                              ssddbc=dict(num_workers=2))
+train_dataloader = dict(dataset=dict(pseudo_label_mode=pseudo_label_mode))
 model = dict(sup_con_weight=sup_con_weight,
              loss_contrast=dict(temperature=temperature),
              data_preprocessor=dict(mean=[33.3] * 3, std=[78.6] * 3, flip_prob=0.0,

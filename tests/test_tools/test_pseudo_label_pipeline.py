@@ -188,6 +188,11 @@ def reference(tmp_path_factory):
     cfg = _config(tmp)
     run = tmp / 'run'
     assert _pipeline(cfg, '--run-dir', str(run)).wait() == 0
+    # one visualizer directory for all stages: JSON scalars and one TensorBoard event file per
+    # training stage (tensorboard reads them as one run)
+    vis = run / 'logs' / 'vis_data'
+    assert len(list(vis.glob('events.out.tfevents.*'))) == 3
+    assert [p.name for p in (run / 'logs').iterdir() if p.is_dir()] == ['vis_data']
     labels = {e: dict(np.load(run / 'pseudo_labels' / f'epoch_{e:03d}.npz')) for e in (1, 2)}
     return cfg, run, labels
 
