@@ -4,8 +4,9 @@ Usage:
     python benchmarks/gcd_kmeans_baseline.py CONFIG [--checkpoint CKPT] [--cfg-options ...]
 
 Prints all / old / new accuracy (one Hungarian matching, as ``GCDMetric``) of k-means with the
-true number of classes on (a) the raw pixels and (b) the backbone features of the model built
-from the config (random initialisation, the config's seed) or of ``--checkpoint``. GCD reports
+true number of classes on (a) the raw pixels and (b) the L2-normalised backbone features (as
+``GCDMetric`` and GCD's ``test_kmeans``) of the model built from the config (random
+initialisation, the config's seed) or of ``--checkpoint``. GCD reports
 (b) with its pretrained backbone as the "k-means" baseline. The numbers of classes and of old
 classes come from the evaluated dataset's metainfo (``GCDDatasetWrapper``).
 """
@@ -74,6 +75,7 @@ def kmeans_baselines(cfg: Config, checkpoint: Optional[str] = None) -> Dict:
     """``{'raw pixels': acc, 'backbone features': acc, 'samples': N}``."""
     pixels, feats, y, dataset = pixels_and_features(cfg, checkpoint)
     k, num_old = class_counts(dataset)
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     return {'samples': len(y), 'raw pixels': kmeans_accuracy(pixels, y, k, num_old),
             'backbone features': kmeans_accuracy(feats, y, k, num_old)}
 
