@@ -14,12 +14,13 @@ import re
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from cissreg.clustering.cache_io import save_feature_cache
 from cissreg.engine.hooks.gcd_feature_cache_hook import extract_gcd_features
 from cissreg.registry import RUNNERS
 from cissreg.utils import register_all_modules
+from cissreg.utils.config_loading import load_config
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -37,9 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)  # the scope is the config's default_scope
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.work_dir = osp.dirname(osp.abspath(args.checkpoint))
     cfg.load_from, cfg.resume = None, False
     cfg.train_dataloader.dataset.pseudo_labels = None

@@ -11,13 +11,14 @@ ssddbc=dict(...))`` and ``train_cfg.max_epochs = E`` give the stages::
 
 Run directory: ``checkpoints/`` (work dir of every training stage: ``epoch_N.pth`` and
 mmengine's text logs), ``features/epoch_{epoch:03d}.npz``,
-``pseudo_labels/epoch_{epoch:03d}.npz``, ``logs/``
-(one visualizer directory continued by all stages, ``vis_data/scalars.json``, plus each
-stage's console output ``stage_NN_<name>.log``) and ``pipeline.json`` (state, written
-atomically before and after every stage). ``--resume-run-dir`` continues at the first stage
-not done: a training stage resumes from its newest checkpoint, existing pseudo labels are
-checked against their features and reused, missing features / pseudo labels are re-made from
-the checkpoint of their epoch. A stage that fails stops the pipeline with its exit code.
+``pseudo_labels/epoch_{epoch:03d}.npz``, ``logs/`` (one visualizer directory continued by all
+stages: ``vis_data/scalars.json`` and the TensorBoard event files, plus each stage's console
+output ``stage_NN_<name>.log``), ``pipeline.json`` (state, written atomically before and after
+every stage) and ``pipeline.lock`` (held while an orchestrator or one of its stages runs).
+``--resume-run-dir`` continues at the first stage not done: a training stage resumes from its
+newest checkpoint, existing pseudo labels are checked against their features and reused, missing
+features / pseudo labels are re-made from the checkpoint of their epoch. A stage that fails
+stops the pipeline with its exit code.
 """
 import argparse
 import glob
@@ -30,11 +31,12 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from cissreg.clustering.cache_io import (PseudoLabelFileError, feature_digest, load_feature_cache,
                                          load_pseudo_labels)
 from cissreg.utils.atomic_io import atomic_write_text, remove_stale_temp_files
+from cissreg.utils.config_loading import load_config
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 
@@ -67,15 +69,49 @@ def plan_stages(stop_at: int, refresh: List[int], max_epochs: int) -> List[Dict]
     return stages
 
 
+class RunDirLock:
+    """An exclusive ``flock`` on ``pipeline.lock`` of a run directory, or a clear error.
+
+    The stage processes inherit the locked file descriptor, so the lock is held until the
+    orchestrator *and* every stage it started have ended: a second orchestrator, or a resume
+    while a stage of a killed orchestrator still runs (an orphan that would write the same
+    files), stops with a message naming the holder's process id.
+    """
+
+    def __init__(self, path: str) -> None:
+        import fcntl
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 200, 0).decode(errors='replace').strip()
+            os.close(self.fd)
+            raise SystemExit(f'{osp.dirname(path)} is in use ({holder or "unknown holder"}): '
+                             'another orchestrator, or a stage process it started, still runs '
+                             'there. Wait for it to end or kill that process, then resume with '
+                             '--resume-run-dir.') from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f'orchestrator pid {os.getpid()}'.encode(), 0)
+
+    def release(self) -> None:
+        """Close this process's descriptor (the lock ends when no stage holds it either)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class Pipeline:
     """Runs the stages of one run directory and keeps ``pipeline.json`` up to date."""
 
     def __init__(self, config: str, run_dir: str, cfg_options: Dict, resume: bool) -> None:
         self.run_dir = osp.abspath(run_dir)
         self.state_file = osp.join(self.run_dir, 'pipeline.json')
+        if resume and not osp.isfile(self.state_file):
+            raise SystemExit(f'--resume-run-dir: {self.state_file} not found')
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.lock = RunDirLock(osp.join(self.run_dir, 'pipeline.lock'))
         if resume:
-            if not osp.isfile(self.state_file):
-                raise SystemExit(f'--resume-run-dir: {self.state_file} not found')
             with open(self.state_file) as f:
                 self.state = json.load(f)
             config = config if osp.isfile(config) else self.state['config']
@@ -84,8 +120,7 @@ class Pipeline:
             raise SystemExit(f'{self.run_dir} already holds a run; continue it with '
                              '--resume-run-dir')
         self.config = osp.abspath(config)
-        cfg = Config.fromfile(self.config)
-        cfg.merge_from_dict(cfg_options)
+        cfg = load_config(self.config, cfg_options)
         plp = cfg.get('pseudo_label_pipeline')
         if plp is None:
             raise SystemExit(f'{config} has no pseudo_label_pipeline dict')
@@ -143,7 +178,8 @@ class Pipeline:
         with open(log, 'a') as f:
             f.write(f'\n$ {" ".join(cmd)}\n')
             f.flush()
-            return subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+            return subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                   pass_fds=(self.lock.fd, ))
 
     def _latest_checkpoint(self, start: int, end: int) -> Optional[int]:
         epochs = [int(m.group(1)) for p in glob.glob(osp.join(self.run_dir, 'checkpoints',
@@ -211,21 +247,13 @@ class Pipeline:
             rc = self._cache(epoch, log)
             if rc != 0:
                 return rc
-        if osp.isfile(pl_file):
+        if osp.isfile(pl_file):  # e.g. written by the stage of an interrupted run
             self._check_pseudo_labels(pl_file, epoch)  # corrupt / stale: clear error
             with open(log, 'a') as f:
                 f.write(f'reusing {pl_file}\n')
-            return 0
-        s = self.ssddbc
-        cmd = [sys.executable, '-m', 'cissreg.clustering', feat_file, '--out', pl_file,
-               '--num-workers', str(s.get('num_workers', 0)), '--no-progress']
-        for key, flag in (('ks', '--ks'), ('percentiles', '--percentiles')):
-            if key in s:
-                cmd += [flag] + [str(v) for v in s[key]]
-        for key in ('backend', 'seed', 'num_known_classes'):
-            if key in s:
-                cmd += [f'--{key.replace("_", "-")}', str(s[key])]
-        rc = self._child(cmd, log)
+            rc = 0
+        else:
+            rc = self._run_ssddbc(feat_file, pl_file, log)
         previous = [int(e) for e in self.state.get('clusters', {}) if int(e) < epoch]
         if rc == 0 and previous and not osp.isfile(self.path('pl', max(previous))):
             # the change rate reads the previous refresh's labels: re-made if deleted
@@ -233,6 +261,19 @@ class Pipeline:
         if rc == 0:
             self.state.setdefault('clusters', {})[str(epoch)] = self._cluster_stats(epoch)
         return rc
+
+    def _run_ssddbc(self, feat_file: str, pl_file: str, log: str) -> int:
+        s = self.ssddbc
+        cmd = [sys.executable, '-m', 'cissreg.clustering', feat_file, '--out', pl_file,
+               '--num-workers', str(s.get('num_workers', 0)), '--no-progress']
+        for key, flag in (('ks', '--ks'), ('percentiles', '--percentiles')):
+            if key in s:
+                cmd += [flag] + [str(v) for v in s[key]]
+        for key in ('backend', 'seed', 'num_known_classes', 'selection', 'holdout',
+                    'holdout_classes'):
+            if key in s:
+                cmd += [f'--{key.replace("_", "-")}', str(s[key])]
+        return self._child(cmd, log)
 
     def _cluster_stats(self, epoch: int) -> Dict:
         """Number of clusters, core ratio, accuracy on the labelled part, change rate."""

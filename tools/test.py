@@ -22,6 +22,7 @@ from mmengine.structures import BaseDataElement
 
 from cissreg.registry import RUNNERS
 from cissreg.utils import register_all_modules
+from cissreg.utils.config_loading import load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -116,7 +117,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)  # the scope is the config's default_scope
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpPredictions(args.out))

@@ -14,7 +14,7 @@ from typing import List, Optional
 import numpy as np
 
 from .cache_io import feature_digest, load_feature_cache, save_pseudo_labels
-from .grid_search import DEFAULT_KS, DEFAULT_PERCENTILES, grid_search
+from .grid_search import DEFAULT_KS, DEFAULT_PERCENTILES, SELECTIONS, grid_search
 from .knn import KNN_BACKENDS
 
 
@@ -29,6 +29,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--backend', choices=('auto', ) + KNN_BACKENDS, default='auto')
     parser.add_argument('--num-known-classes', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--selection', choices=SELECTIONS, default='labelled',
+                        help='grid criterion: held-out labelled accuracy or silhouette')
+    parser.add_argument('--holdout', type=float, default=0.2)
+    parser.add_argument('--holdout-classes', type=int, default=1)
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
 
@@ -40,7 +44,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = grid_search(cache['features'], cache['labels'], ks=args.ks,
                          percentiles=args.percentiles, num_workers=args.num_workers,
                          backend=args.backend, num_known_classes=args.num_known_classes,
-                         seed=args.seed, progress=not args.no_progress)
+                         seed=args.seed, progress=not args.no_progress,
+                         selection=args.selection, holdout=args.holdout,
+                         holdout_classes=args.holdout_classes)
     labels = result.best.labels
     metadata = dict(cache['metadata'], feature_file=os.path.abspath(args.features),
                     feature_sha256=feature_digest(args.features))

@@ -82,7 +82,9 @@ def core_knn(features: np.ndarray, core_mask: np.ndarray, k: int, neighbours: Ne
 
 
 def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> 'sparse.csr_matrix':
-    """Step (3), edges: undirected core kNN graph, edges shorter than the mean kNN distance.
+    """Step (3), edges: undirected core kNN graph, edges shorter than the mean kNN distance
+    (and edges of length 0: identical points are always connected, also when every distance
+    is 0 and nothing is shorter than the mean).
 
     Args:
         knn_idx (np.ndarray): int [M, k] core-local kNN indices (:func:`core_knn`).
@@ -92,7 +94,8 @@ def core_graph(knn_idx: np.ndarray, knn_dist: np.ndarray) -> 'sparse.csr_matrix'
         scipy.sparse.csr_matrix: bool [M, M] symmetric adjacency with sorted column indices.
     """
     m = len(knn_idx)
-    keep = (knn_dist < knn_dist.mean()).ravel() if knn_dist.size else np.zeros(0, bool)
+    keep = ((knn_dist < knn_dist.mean()) | (knn_dist == 0)).ravel() if knn_dist.size \
+        else np.zeros(0, bool)
     rows = np.repeat(np.arange(m), knn_idx.shape[1])[keep]
     cols = knn_idx.ravel()[keep]
     sparse = import_optional('scipy.sparse', 'gcd', 'SSDDBC clustering')

@@ -58,7 +58,8 @@ def knn(points: np.ndarray, k: int, backend: str = 'auto',
     """The ``k`` nearest points of every query (by default: of every point, itself excluded).
 
     Args:
-        points (np.ndarray): float [N, D] searched points.
+        points (np.ndarray): float [N, D] searched points (finite, as ``queries``; a NaN or
+            infinity raises ``ValueError`` naming the first bad row on every backend).
         k (int): Neighbours per query, ``1 <= k < N`` (``<= N`` for outside queries).
         backend (str): ``'sklearn'``, ``'faiss'`` or ``'auto'`` (:func:`default_backend`).
         queries (np.ndarray, optional): float [Q, D]. Defaults to ``points``.
@@ -78,6 +79,12 @@ def knn(points: np.ndarray, k: int, backend: str = 'auto',
     else:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         query_ids = np.full(len(queries), -1) if query_ids is None else np.asarray(query_ids)
+    for name, array in (('points', points), ('queries', queries)):
+        bad = ~np.isfinite(array).all(axis=1)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(f'knn: {name} row {row} is not finite ({array[row][:8]}...); '
+                             'the search needs finite features')
     n_self = int((query_ids >= 0).any())
     if not 1 <= k <= n - n_self:
         raise ValueError(f'knn: k must be in [1, {n - n_self}] for {n} points, got {k}')

@@ -21,7 +21,7 @@ Pseudo labels: a labelled cluster gets its class; the other clusters get ids
 ``num_known_classes, num_known_classes + 1, ...`` in growth order.
 """
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -51,30 +51,71 @@ class SSDDBCResult:
     cluster_classes: np.ndarray
 
 
+def first_bad_row(features: np.ndarray) -> Optional[int]:
+    """Index of the first row of ``features`` [N, D] holding a NaN or an infinity, or None."""
+    bad = ~np.isfinite(features).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def check_inputs(features: np.ndarray, labels: np.ndarray, num_known_classes: Optional[int],
+                 caller: str) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Validate and convert the inputs of :func:`ssddbc` / ``grid_search``.
+
+    Returns:
+        tuple: float32 contiguous features [N, D], int64 labels [N] and the number of known
+        classes (``max(labels) + 1`` when not given, 0 without labels).
+
+    Raises:
+        ValueError: features not [N, D] or not finite (the first bad row is named), labels not
+            [N] or below -1, ``num_known_classes`` not above every label.
+    """
+    features = np.asarray(features)
+    labels = np.asarray(labels)
+    if features.ndim != 2 or labels.shape != (len(features), ):
+        raise ValueError(f'{caller}: features [N, D] and labels [N] expected, got '
+                         f'{features.shape} and {labels.shape}')
+    row = first_bad_row(features)
+    if row is not None:
+        raise ValueError(f'{caller}: features row {row} is not finite ({features[row][:8]}...); '
+                         'clustering needs finite features (check the model / feature cache)')
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    labels = labels.astype(np.int64)
+    if (labels < -1).any():
+        raise ValueError(f'{caller}: labels must be >= 0 or -1 (unlabelled), got '
+                         f'{int(labels.min())} at row {int(np.argmin(labels))}')
+    top = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    if num_known_classes is None:
+        return features, labels, top
+    if int(num_known_classes) < top:
+        raise ValueError(f'{caller}: num_known_classes={num_known_classes} but the labels reach '
+                         f'class {top - 1}; it must be >= {top} (new-cluster ids start at '
+                         'num_known_classes and would collide with known classes)')
+    return features, labels, int(num_known_classes)
+
+
 def ssddbc(features: np.ndarray, labels: np.ndarray, k: int, percentile: float,
            num_known_classes: Optional[int] = None, backend: str = 'auto',
            neighbours: Optional[Neighbours] = None) -> SSDDBCResult:
     """Run steps (1)-(6) once.
 
     Args:
-        features (np.ndarray): float [N, D].
+        features (np.ndarray): float [N, D], finite.
         labels (np.ndarray): int [N] known labels, -1 = unlabelled.
         k (int): Neighbours of steps (1)-(3).
         percentile (float): Core density percentile of step (2), in [0, 100].
-        num_known_classes (int, optional): First id of the new-cluster pseudo labels.
-            Defaults to ``max(labels) + 1``.
+        num_known_classes (int, optional): First id of the new-cluster pseudo labels,
+            ``> max(labels)``. Defaults to ``max(labels) + 1``.
         backend (str): kNN backend. Defaults to ``'auto'``.
         neighbours (Neighbours, optional): full-set lists with >= ``k`` columns, shared by
             the runs of a grid search. Defaults to :func:`full_neighbours` of ``features``.
 
     Returns:
         SSDDBCResult: see its attributes.
+
+    Raises:
+        ValueError: see :func:`check_inputs`; ``k`` outside ``[1, N - 1]``.
     """
-    features = np.ascontiguousarray(features, dtype=np.float32)
-    labels = np.asarray(labels, dtype=np.int64)
-    if features.ndim != 2 or len(features) != len(labels):
-        raise ValueError(f'ssddbc: features [N, D] and labels [N] expected, got '
-                         f'{features.shape} and {labels.shape}')
+    features, labels, first_new = check_inputs(features, labels, num_known_classes, 'ssddbc')
     if not 1 <= k < len(features):
         raise ValueError(f'ssddbc: k must be in [1, {len(features) - 1}], got {k}')
     if neighbours is None:
@@ -100,8 +141,6 @@ def ssddbc(features: np.ndarray, labels: np.ndarray, k: int, percentile: float,
     non_core = np.flatnonzero(~core)
     clusters[non_core] = assign_non_core(features, non_core, labels[non_core], clusters, owners,
                                          neighbours)
-    first_new = int(num_known_classes if num_known_classes is not None
-                    else (labels.max() + 1 if (labels >= 0).any() else 0))
     pseudo = classes.copy()
     new = np.flatnonzero((classes < 0) & (np.bincount(cluster_core, minlength=n_clusters) > 0))
     pseudo[new] = first_new + np.arange(len(new))

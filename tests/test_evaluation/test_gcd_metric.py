@@ -107,3 +107,19 @@ def test_metric_reads_old_classes_and_cluster_count_from_dataset_meta():
     metric.process({}, _samples(labels, feats=feats))
     with pytest.raises(ValueError, match="num_old_classes is not set.*'num_old_classes'"):
         metric.evaluate(60)
+
+
+def test_metric_l2_normalises_features_before_kmeans():
+    """Two classes along two directions at very different norms: k-means on the raw features
+    splits by norm, on L2-normalised ones (GCD's test_kmeans) by direction."""
+    rng = np.random.RandomState(0)
+    labels = np.repeat(np.arange(2), 40)
+    direction = np.eye(2)[labels] + rng.randn(80, 2) * 0.05
+    scale = np.where(np.arange(80) % 2 == 0, 1.0, 50.0)[:, None]
+    feats = torch.as_tensor(direction * scale, dtype=torch.float)
+    result = {}
+    for normalize in (True, False):
+        metric = GCDMetric(num_old_classes=1, num_clusters=2, normalize=normalize)
+        metric.process({}, _samples(labels, feats=feats))
+        result[normalize] = metric.evaluate(80)['gcd/all']
+    assert result[True] == 100.0 and result[False] < 80.0

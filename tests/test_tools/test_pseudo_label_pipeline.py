@@ -57,10 +57,74 @@ def test_corrupt_pseudo_labels_stop_with_a_clear_error(tmp_path, capsys):
     Path(pipe.path('pl', 1)).write_bytes(b'not a zip file')
     pipe.state['done'] = ['train_000_001']
     pipe._save()
+    pipe.lock.release()
     assert plp.main([cfg, '--resume-run-dir', str(run)]) == 2
     err = capsys.readouterr().err
     assert 'pseudo_labels/epoch_001.npz' in err and 'corrupt' in err
     assert json.loads((run / 'pipeline.json').read_text())['running'] == 'cluster_001'
+
+
+def _fake_clustering(pipe, epoch: int, pseudo: list) -> None:
+    """Feature cache and pseudo labels of ``epoch`` for 6 samples, as a finished stage (or the
+    orphaned stage of a killed run) leaves them."""
+    from cissreg.clustering import feature_digest, save_feature_cache, save_pseudo_labels
+    feat = pipe.path('feat', epoch)
+    save_feature_cache(feat, np.arange(6), np.eye(6), [0, -1, 1, -1, -1, -1], [0, 0, 1, 1, 2, 2],
+                       dict(epoch=epoch))
+    save_pseudo_labels(pipe.path('pl', epoch), np.arange(6), pseudo, np.ones(6, bool),
+                       np.ones(6), dict(k=3, percentile=50.0), 0.5,
+                       dict(epoch=epoch, feature_sha256=feature_digest(feat)))
+
+
+def test_reused_pseudo_labels_get_their_cluster_stats(tmp_path):
+    """Pseudo labels already on disk (written by the stage of a killed run) are reused and
+    their stats (clusters, core ratio, labelled accuracy, change rate) still recorded."""
+    pipe = plp.Pipeline(_config(tmp_path), str(tmp_path / 'run'), {}, resume=False)
+    _fake_clustering(pipe, 1, [0, 0, 1, 1, 5, 5])
+    _fake_clustering(pipe, 2, [1, 1, 0, 0, 5, 6])  # ids swapped, one sample moved
+    log = str(tmp_path / 'run' / 'logs' / 'cluster.log')
+    assert pipe._cluster(dict(epoch=1), log) == 0
+    assert pipe._cluster(dict(epoch=2), log) == 0
+    assert 'reusing' in Path(log).read_text()
+    first, second = pipe.state['clusters']['1'], pipe.state['clusters']['2']
+    assert first['num_clusters'] == 3 and 'change_rate' not in first
+    assert first['labelled_acc'] == 1.0 and second['labelled_acc'] == 0.0
+    assert second['num_clusters'] == 4 and second['core_ratio'] == 1.0
+    assert second['change_rate'] == pytest.approx(1 / 6)  # after matching cluster ids
+    assert second['best_params'] == dict(k=3, percentile=50.0)
+
+
+def test_second_orchestrator_is_refused(tmp_path):
+    cfg, run = _config(tmp_path), str(tmp_path / 'run')
+    first = plp.Pipeline(cfg, run, {}, resume=False)
+    with pytest.raises(SystemExit, match=f'in use \\(orchestrator pid {os.getpid()}\\)'):
+        plp.Pipeline(cfg, run, {}, resume=True)
+    first.lock.release()
+    plp.Pipeline(cfg, run, {}, resume=True).lock.release()
+
+
+def test_orphaned_stage_keeps_the_run_dir_locked(tmp_path):
+    """A stage process inherits the lock: after its orchestrator is gone, a resume is refused
+    until the stage has ended."""
+    import threading
+    cfg, run = _config(tmp_path), str(tmp_path / 'run')
+    pipe = plp.Pipeline(cfg, run, {}, resume=False)
+    marker = tmp_path / 'stage_pid'
+    script = (f'import os, time; os.fstat({pipe.lock.fd}); '
+              f'open({str(marker)!r}, "w").write(str(os.getpid())); time.sleep(120)')
+    stage = threading.Thread(target=pipe._child,
+                             args=([sys.executable, '-c', script], str(tmp_path / 'stage.log')))
+    stage.start()
+    deadline = time.time() + 60
+    while not (marker.exists() and marker.read_text()):
+        assert stage.is_alive() and time.time() < deadline, (tmp_path / 'stage.log').read_text()
+        time.sleep(0.05)
+    pipe.lock.release()  # the orchestrator is gone, its stage still runs
+    with pytest.raises(SystemExit, match='still runs there'):
+        plp.Pipeline(cfg, run, {}, resume=True)
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    stage.join()
+    plp.Pipeline(cfg, run, {}, resume=True).lock.release()
 
 
 def test_failing_stage_stops_with_its_exit_code_and_log(tmp_path, capsys):
@@ -125,6 +189,11 @@ def reference(tmp_path_factory):
     cfg = _config(tmp)
     run = tmp / 'run'
     assert _pipeline(cfg, '--run-dir', str(run)).wait() == 0
+    # one visualizer directory for all stages: JSON scalars and one TensorBoard event file per
+    # training stage (tensorboard reads them as one run)
+    vis = run / 'logs' / 'vis_data'
+    assert len(list(vis.glob('events.out.tfevents.*'))) == 3
+    assert [p.name for p in (run / 'logs').iterdir() if p.is_dir()] == ['vis_data']
     labels = {e: dict(np.load(run / 'pseudo_labels' / f'epoch_{e:03d}.npz')) for e in (1, 2)}
     return cfg, run, labels
 

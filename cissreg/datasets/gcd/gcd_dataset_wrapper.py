@@ -43,8 +43,12 @@ class GCDDatasetWrapper(Dataset):
         split (str): ``'train'`` (every sample, labelled flags set), ``'unlabelled'`` (the
             samples without a label: GCD's transductive evaluation set) or ``'all'`` (every
             sample, nothing labelled: a test set). Defaults to ``'train'``.
-        pseudo_labels (str, optional): Pseudo-label ``.npz`` (``cissreg.clustering``); only
-            entries of its ``core_mask`` are used, the rest get -1.
+        pseudo_labels (str, optional): Pseudo-label ``.npz`` (``cissreg.clustering``).
+        pseudo_label_mode (str): Which pseudo labels are used and how much each weighs
+            (:func:`cissreg.clustering.pseudo_label_weights`): ``'core'`` (core points, weight
+            1; the others get -1) or ``'weighted'`` (every assigned point, weight 1 for core,
+            ``min(1, rho' / tau)`` for border points). Each data sample carries
+            ``pseudo_label`` and ``pseudo_weight``. Defaults to ``'core'``.
         max_per_class (int, optional): Keep only the first samples of each class (small
             runs and tests). Defaults to None (all).
     """
@@ -52,7 +56,7 @@ class GCDDatasetWrapper(Dataset):
     def __init__(self, dataset: Union[dict, Dataset], num_old_classes: int,
                  labelled_ratio: float = 0.5, seed: int = 0, split: str = 'train',
                  pseudo_labels: Optional[str] = None,
-                 max_per_class: Optional[int] = None) -> None:
+                 max_per_class: Optional[int] = None, pseudo_label_mode: str = 'core') -> None:
         if split not in SPLITS:
             raise ValueError(f'GCDDatasetWrapper: split must be one of {SPLITS}, got {split!r}')
         self.dataset = DATASETS.build(copy.deepcopy(dataset)) if isinstance(dataset,
@@ -69,15 +73,19 @@ class GCDDatasetWrapper(Dataset):
                                                 labelled_ratio, seed)
         self.indices = pool[~self.labelled[pool]] if split == 'unlabelled' else pool
         self.pseudo = np.full(len(self.labels), -1, dtype=np.int64)
+        self.pseudo_weight = np.zeros(len(self.labels), dtype=np.float64)
         self.pseudo_labels = pseudo_labels
         if pseudo_labels is not None:
-            from cissreg.clustering.cache_io import load_pseudo_labels
+            from cissreg.clustering import load_pseudo_labels, pseudo_label_weights
             pl = load_pseudo_labels(pseudo_labels)
-            use = pl['core_mask'] & (pl['labels'] >= 0)
+            weight = pseudo_label_weights(pl['labels'], pl['core_mask'], pl['densities'],
+                                          pseudo_label_mode)
+            use = weight > 0
             if pl['indices'].max(initial=-1) >= len(self.labels):
                 raise ValueError(f'pseudo-label file {pseudo_labels!r} indexes sample '
                                  f'{pl["indices"].max()} of a {len(self.labels)}-sample dataset')
             self.pseudo[pl['indices'][use]] = pl['labels'][use]
+            self.pseudo_weight[pl['indices'][use]] = weight[use]
 
     def _gt_labels(self) -> np.ndarray:
         where = f'{type(self.dataset).__name__} gt_label'
@@ -98,5 +106,6 @@ class GCDDatasetWrapper(Dataset):
         sample = out['data_samples']
         sample.set_field(bool(self.labelled[i]), 'labelled', field_type='metainfo')
         sample.set_field(int(self.pseudo[i]), 'pseudo_label', field_type='metainfo')
+        sample.set_field(float(self.pseudo_weight[i]), 'pseudo_weight', field_type='metainfo')
         sample.set_field(i, 'gcd_index', field_type='metainfo')
         return out

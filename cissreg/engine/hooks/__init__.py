@@ -11,7 +11,8 @@ from .incremental_hook import IncrementalHook
 from .old_model_resume_hook import OldModelResumeHook
 from .optim_step_ema_hook import OptimStepEMAHook
 from .pipeline_switch_hook import PipelineSwitchHook
-from .pseudo_label_weight_hook import PseudoLabelWeightHook, pseudo_label_weight
+from .pseudo_label_weight_hook import (PseudoLabelWeightHook, SelfSupervisedWarmupHook,
+                                       pseudo_label_weight, ramped_pseudo_label_weight)
 from .resumable_randomness_hook import ResumableRandomnessHook
 from .stop_at_epoch_hook import StopAtEpochHook
 from .text_sensitivity_hook import TextSensitivityHook, caption_mode_miou
@@ -25,5 +26,6 @@ __all__ = [
     'ResumableRandomnessHook', 'OptimStepEMAHook', 'PipelineSwitchHook',
     'YOLOv8ParamSchedulerHook', 'EMATeacherHook', 'TrainModeSwitchHook',
     'GCDFeatureCacheHook', 'extract_gcd_features', 'PseudoLabelWeightHook', 'pseudo_label_weight',
+    'ramped_pseudo_label_weight', 'SelfSupervisedWarmupHook',
     'StopAtEpochHook', 'TextSensitivityHook', 'caption_mode_miou'
 ]

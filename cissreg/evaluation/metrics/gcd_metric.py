@@ -27,13 +27,15 @@ class GCDMetric(BaseMetric):
             classes, ``len(dataset_meta['classes'])``, as GCD does.
         cluster (str): ``'kmeans'`` or ``'pred'``. Defaults to ``'kmeans'``.
         seed (int): k-means seed. Defaults to 0.
+        normalize (bool): L2-normalise the features before k-means, as GCD's ``test_kmeans``
+            does. Defaults to True.
         collect_device (str): As in ``BaseMetric``. Defaults to ``'cpu'``.
         prefix (str, optional): Defaults to ``'gcd'``.
     """
 
     def __init__(self, num_old_classes: Optional[int] = None,
                  num_clusters: Optional[int] = None, cluster: str = 'kmeans',
-                 seed: int = 0, collect_device: str = 'cpu',
+                 seed: int = 0, normalize: bool = True, collect_device: str = 'cpu',
                  prefix: Optional[str] = 'gcd') -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if cluster not in ('kmeans', 'pred'):
@@ -42,6 +44,7 @@ class GCDMetric(BaseMetric):
         self.num_clusters = num_clusters
         self.cluster = cluster
         self.seed = seed
+        self.normalize = normalize
 
     def _from_meta(self, value: Optional[int], name: str, key: str) -> int:
         """``value``, or the evaluated dataset's ``dataset_meta[key]`` (its length for a
@@ -70,7 +73,9 @@ class GCDMetric(BaseMetric):
             y_pred = np.array([r['pred_label'] for r in results], dtype=np.int64)
         else:
             from sklearn.cluster import KMeans
-            feats = np.stack([r['feats'] for r in results])
+            feats = np.stack([r['feats'] for r in results]).astype(np.float64)
+            if self.normalize:
+                feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
             num_clusters = self._from_meta(self.num_clusters, 'num_clusters', 'classes')
             y_pred = KMeans(num_clusters, n_init=4, random_state=self.seed).fit_predict(feats)
         num_old = self._from_meta(self.num_old_classes, 'num_old_classes', 'num_old_classes')

@@ -28,7 +28,8 @@ class ContrastiveGCD(FiniteLossModel):
 
     * ``loss_con = (1 - w) * loss_contrast(z, image id)`` (InfoNCE over all images),
     * ``loss_sup = w * loss_supcon(z[labelled], label)`` (both views of labelled images),
-    * ``loss_pseudo = gamma * loss_pseudo(z, pseudo label or -1)``,
+    * ``loss_pseudo = gamma * loss_pseudo(z, pseudo label or -1)``, each anchor row weighted
+      by its sample's ``pseudo_weight`` (1 without one; the weighted mean over the anchors),
 
     ``w = sup_con_weight``, ``gamma = pseudo_weight`` (set per epoch by
     :class:`PseudoLabelWeightHook`). The unweighted terms are logged as ``l_con``, ``l_sup``,
@@ -102,11 +103,15 @@ class ContrastiveGCD(FiniteLossModel):
         labels = torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples]).to(dev)
         labelled = torch.tensor([bool(s.labelled) for s in data_samples], device=dev)
         pseudo = torch.tensor([int(s.pseudo_label) for s in data_samples], device=dev)
+        weight = torch.tensor([float(s.get('pseudo_weight', 1.0)) if s.pseudo_label >= 0 else 0.0
+                               for s in data_samples], device=dev, dtype=z.dtype).repeat(2)
         l_con = self.loss_contrast(z, ids)
         lab2 = labelled.repeat(2)
         l_sup = (self.loss_supcon(z[lab2], labels.repeat(2)[lab2]) if labelled.any()
                  else z.sum() * 0.0)
-        l_pseudo = self.loss_pseudo(z, pseudo.repeat(2))
+        target = pseudo.repeat(2)
+        weight = weight * self.loss_pseudo.anchors(target).to(z.dtype)
+        l_pseudo = self.loss_pseudo(z, target, weight=weight, avg_factor=weight.sum().clamp(min=1))
         w, gamma = self.sup_con_weight, float(self.pseudo_weight)
         return dict(loss_con=(1 - w) * l_con, loss_sup=w * l_sup, loss_pseudo=gamma * l_pseudo,
                     l_con=l_con.detach(), l_sup=l_sup.detach(), l_pseudo=l_pseudo.detach(),

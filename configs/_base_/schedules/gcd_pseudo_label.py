@@ -21,3 +21,8 @@ default_hooks = dict(
     pseudo_weight=dict(type='PseudoLabelWeightHook', max_weight=1.0),
     stop_at_epoch=dict(type='StopAtEpochHook', stop_at_epoch=None),
     feature_cache=dict(type='GCDFeatureCacheHook', out_file=None))
+# one visualizer directory for all stages (the pipeline sets visualizer.save_dir): JSON
+# scalars and TensorBoard event files (`tensorboard --logdir RUN_DIR/logs`)
+visualizer = dict(type='Visualizer', name='visualizer',
+                  vis_backends=[dict(type='LocalVisBackend'),
+                                dict(type='TensorboardVisBackend')])

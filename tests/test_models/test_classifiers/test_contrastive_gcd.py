@@ -52,3 +52,36 @@ def test_one_view_batch_is_refused_and_predict_gives_features():
         model.loss(torch.randn(2, 3, 8, 8), samples)
     out = model.predict(torch.randn(2, 3, 8, 8), samples)
     assert out[0].feats.shape == (16, ) and out[0].proj.shape == (8, )
+
+
+def test_pseudo_label_loss_is_the_weighted_mean_over_anchors():
+    """Weighted mode: each anchor row's pseudo-label loss counts with its sample's weight
+    (float64 reference of SupCon per anchor written here)."""
+    torch.manual_seed(0)
+    model = MODELS.build(TINY)
+    model.pseudo_weight = 1.0
+    inputs = torch.randn(12, 3, 8, 8)
+    pseudo = [5, 5, 6, 6, -1, 5]
+    weights = [1.0, 0.25, 0.5, 1.0, 0.0, 0.75]
+    samples = _samples([0] * 6, [False] * 6, pseudo)
+    for s, w in zip(samples, weights):
+        s.set_metainfo(dict(pseudo_weight=w))
+    losses = model.loss(inputs, samples)
+    z = model.project(model.extract_feat(inputs)).double().detach()
+    target = torch.tensor(pseudo).repeat(2)
+    logits = z @ z.t() / 0.07
+    logits.fill_diagonal_(float('-inf'))
+    log_prob = logits - torch.logsumexp(logits, 1, keepdim=True)
+    total, norm = 0.0, 0.0
+    for i in range(12):
+        pos = [j for j in range(12) if j != i and target[j] == target[i] and target[i] >= 0]
+        if pos:
+            w = weights[i % 6]
+            total += w * -log_prob[i, pos].mean()
+            norm += w
+    torch.testing.assert_close(losses['l_pseudo'].double(), total / norm, rtol=1e-5, atol=1e-6)
+    for s in samples:  # equal weights: the plain mean over the anchors
+        s.set_metainfo(dict(pseudo_weight=1.0))
+    plain = model.loss(inputs, samples)['l_pseudo']
+    torch.testing.assert_close(plain, PseudoSupConLoss(0.07)(model.project(
+        model.extract_feat(inputs)), target))
