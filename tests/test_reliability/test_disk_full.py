@@ -66,10 +66,7 @@ def test_file_size_limit_and_quota_name_the_path(tmp_path, monkeypatch, code, wo
 def test_disk_full_at_the_pointer_keeps_the_best(toy, tmp_path, monkeypatch):
     """ENOSPC when last_checkpoint moves past the epoch of a new best (0.9): the resumed run,
     whose validation of that epoch now scores 0.7, keeps the complete 0.9 best."""
-    import importlib
-    from pathlib import Path
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    parts = importlib.import_module('kill_parts')
+    from cissreg.testing import kill_parts as parts
     work_dir = tmp_path / 'work'
     real_fsync = os.fsync
     pointer_writes = []

@@ -16,9 +16,7 @@ HERE = Path(__file__).parent
 
 @pytest.fixture(scope='module')
 def nan_parts():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(HERE))
-        return importlib.import_module('nan_parts')
+    return importlib.import_module('cissreg.testing.nan_parts')
 
 
 def _cfg(work_dir: Path, skip: bool, max_epochs: int) -> Config:
@@ -27,6 +25,8 @@ def _cfg(work_dir: Path, skip: bool, max_epochs: int) -> Config:
         default_scope='cissreg',
         model=dict(type='ToyRegressionNet', skip_nonfinite=skip),
         work_dir=str(work_dir),
+        # a logger of its own (mmengine reuses one of the same name created in the same second)
+        experiment_name=f'nonfinite_grad_{work_dir.name}',
         train_dataloader=dict(
             dataset=dict(type='ToyFileDataset', nan_grad_index=5), batch_size=2, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False)),

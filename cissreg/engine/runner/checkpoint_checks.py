@@ -139,14 +139,20 @@ def check_scheduler_state(filename: str, checkpoint: dict, schedulers: Union[lis
 
 
 def _saved_optimizer_type(checkpoint: dict, name: Optional[str]) -> Optional[str]:
-    """The optimizer type in the config text stored in the checkpoint's meta, if literal.
+    """The optimizer type recorded in the checkpoint's meta (``optimizer_types``, written by
+    :class:`CissRunner`), else the one in its config text, if literal.
 
     The text is parsed, never evaluated: whoever wrote the checkpoint controls it.
     """
     meta = checkpoint.get('meta')
-    text = meta.get('cfg') if isinstance(meta, dict) else None
-    path = ('optim_wrapper', 'optimizer', 'type') if name is None else (
-        'optim_wrapper', name, 'optimizer', 'type')
-    value = saved_config_value(text, path)
+    meta = meta if isinstance(meta, dict) else {}
+    # the class that was built when the checkpoint was written (a loop may build a stage's
+    # own optimizer, which the top-level config text does not name); else the config text
+    built = meta.get('optimizer_types')
+    value = built.get(name or '') if isinstance(built, dict) else None
+    if value is None:
+        path = ('optim_wrapper', 'optimizer', 'type') if name is None else (
+            'optim_wrapper', name, 'optimizer', 'type')
+        value = saved_config_value(meta.get('cfg'), path)
     # a type name only: other text from the checkpoint is not echoed into messages
     return value if isinstance(value, str) and re.fullmatch(r'[\w.]{1,100}', value) else None

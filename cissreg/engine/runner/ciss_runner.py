@@ -1,4 +1,5 @@
 """cissreg's Runner: crash-safe checkpoints, exact resumption, strict loading, CPU DDP."""
+import inspect
 import pickle
 import re
 from collections import OrderedDict
@@ -11,6 +12,7 @@ from mmengine.device import get_device
 from mmengine.dist import is_distributed
 from mmengine.hooks import CheckpointHook, EMAHook, Hook
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from torch import nn
@@ -123,6 +125,20 @@ class CissRunner(Runner):
             meta = loop.evaluator.dataset_meta or {}
             loop.evaluator.dataset_meta = dict(meta, task_sizes=list(model.task_sizes))
         return loop
+
+    def save_checkpoint(self, *args, **kwargs) -> None:
+        """mmengine's, recording in ``meta['optimizer_types']`` the class of each built
+        optimizer (read back by the resume check: a loop may build a stage's own optimizer)."""
+        bound = inspect.signature(Runner.save_checkpoint).bind(self, *args, **kwargs)
+        meta = dict(bound.arguments.get('meta') or {})
+        wrapper = self.optim_wrapper
+        if isinstance(wrapper, OptimWrapperDict):
+            meta['optimizer_types'] = {name: type(w.optimizer).__name__
+                                       for name, w in wrapper.optim_wrappers.items()}
+        elif isinstance(wrapper, OptimWrapper):
+            meta['optimizer_types'] = {'': type(wrapper.optimizer).__name__}
+        bound.arguments['meta'] = meta
+        return Runner.save_checkpoint(*bound.args, **bound.kwargs)
 
     def build_optim_wrapper(self, optim_wrapper):
         """mmengine's, with ``optimizer=dict(type='auto')``'s ``auto_cfg`` completed from the
