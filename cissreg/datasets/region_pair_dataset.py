@@ -201,7 +201,8 @@ class RegionPairDataset(BaseDataset):
 
     Args:
         data_root (str): Dataset folder.
-        split (str): ``'train'`` or ``'val'`` (``{split}.json``). Defaults to ``'train'``.
+        split (str): ``'train'``, ``'val'`` or ``'test'`` (``{split}.json``; each split is
+            generated from its own random stream). Defaults to ``'train'``.
         pipeline (list[dict]): Transforms (``LoadRegionPair`` ...).
         generate (bool): Generate procedural data when missing. Defaults to True.
         num_pairs (int): Pairs to generate. Defaults to 400.

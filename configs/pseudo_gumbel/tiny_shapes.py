@@ -9,7 +9,8 @@ _base_ = ['../_base_/models/pseudo_gumbel_tiny.py', '../_base_/default_runtime.p
 # ---- frequently changed ----
 data_root = 'data/referring_pairs'
 num_train_pairs = 1000
-num_val_pairs = 100
+num_val_pairs = 100          # settings are chosen on val
+num_test_pairs = 200         # results are reported on test (other scenes)
 # training distractors that differ from the target in one attribute only (the rest random:
 # a caption word then already rules out most objects, a learnable start); val: all of them
 train_hard_fraction = 0.5
@@ -20,7 +21,8 @@ pseudo_gumbel_epochs = 4    # stage 2: the six Pseudo-Gumbel steps
 stage2_mode = 'pseudo_gumbel'   # 'hard_ids' cuts the Gumbel path (teacher ids fed as hard ids)
 batch_size = 16
 lr = 1e-3
-ema_momentum = 0.99
+stage2_lr_factor = 0.1      # stage 2 trains at lr * this (lr 1e-3 there collapses the captioner)
+ema_momentum = 0.999        # EMA teacher of stage 2 (0.99 follows the drifting student too fast)
 ema_warmup_iters = 20
 vocabulary = ['the', 'on', 'describe', 'this', 'region', 'please', 'segment', 'it', 'is',
               'red', 'green', 'blue', 'yellow', 'circle', 'square', 'triangle',
@@ -57,7 +59,9 @@ val_dataloader = dict(
     train_dataloader, sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(train_dataloader['dataset'], split='val', num_pairs=num_val_pairs,
                  hard_fraction=1.0, test_mode=True))
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], split='test', num_pairs=num_test_pairs))
 val_evaluator = dict(type='RISMetric')  # + mIoU with shuffled / swapped captions (hook)
 test_evaluator = val_evaluator
 
@@ -72,7 +76,11 @@ optim_wrapper = dict(
     constructor='TrainableParamsOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=lr, weight_decay=0.0),
     clip_grad=dict(max_norm=1.0))
-param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30)]
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
+    # stage 2 starts at lr * stage2_lr_factor
+    dict(type='MultiStepLR', by_epoch=True, milestones=[warmup_epochs], gamma=stage2_lr_factor)
+]
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
