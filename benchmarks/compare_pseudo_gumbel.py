@@ -122,6 +122,7 @@ def _cfg(args, seed: int, work_dir: str) -> Config:
     for scheduler in cfg.param_scheduler:  # the stage-2 lr drop follows the switch
         if scheduler.type == 'MultiStepLR':
             scheduler.milestones = [args.warmup_epochs]
+            scheduler.end = args.warmup_epochs + args.stage2_epochs
     return cfg
 
 

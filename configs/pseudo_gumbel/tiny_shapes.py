@@ -79,7 +79,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
     # stage 2 starts at lr * stage2_lr_factor
-    dict(type='MultiStepLR', by_epoch=True, milestones=[warmup_epochs], gamma=stage2_lr_factor)
+    dict(type='MultiStepLR', by_epoch=True, milestones=[warmup_epochs], gamma=stage2_lr_factor,
+         end=warmup_epochs + pseudo_gumbel_epochs)
 ]
 
 default_hooks = dict(
