@@ -11,12 +11,18 @@ number of classes on L2-normalised features, one Hungarian matching):
 * ``kmeans_untrained``: k-means on the randomly initialised backbone's features;
 * ``gamma0``: the whole pipeline with ``pseudo_weight_max=0`` (no pseudo-label term);
 * ``full``: the whole pipeline (SSDDBC pseudo labels of the core points);
-* ``weighted``: the whole pipeline with ``pseudo_label_mode='weighted'``.
+* ``weighted``: the whole pipeline with ``pseudo_label_mode='weighted'``;
+* ``jump``: the whole pipeline with gamma ramped over the whole run
+  (``PseudoLabelWeightHook(start_epoch=None)``), so it jumps from 0 when pseudo labels
+  first exist, instead of the default ramp that starts there.
 
 Each pipeline row runs ``tools/pseudo_label_pipeline.py`` with ``randomness.seed=SEED`` in
 ``WORK_DIR/<row>_s<SEED>`` (an existing finished run is reused) and reads the last validation
-of ``logs/vis_data/scalars.json``. Prints the markdown table; ``--plot`` draws the accuracy
-per epoch of the pipeline rows (mean over the seeds) with the k-means rows as lines.
+of ``logs/vis_data/scalars.json``. Prints the markdown table, then for the rows with pseudo
+labels what SSDDBC gave at each clustering epoch (clusters found, share of the unlabelled
+images that get a pseudo label, accuracy of those labels under one Hungarian matching, and
+the model's own k-means accuracy at that epoch); ``--plot`` draws the accuracy per epoch of
+the pipeline rows (mean over the seeds) with the k-means rows as lines.
 """
 import argparse
 import json
@@ -31,13 +37,15 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 
 PIPELINE_ROWS = {'gamma0': ['pseudo_weight_max=0.0'], 'full': [],
-                 'weighted': ['pseudo_label_mode=weighted']}
-ROWS = ('kmeans_pixels', 'kmeans_untrained', 'gamma0', 'full', 'weighted')
+                 'weighted': ['pseudo_label_mode=weighted'],
+                 'jump': ['default_hooks.pseudo_weight.start_epoch=None']}
+ROWS = ('kmeans_pixels', 'kmeans_untrained', 'gamma0', 'full', 'weighted', 'jump')
 NAMES = dict(kmeans_pixels='k-means on pixels',
              kmeans_untrained='k-means on untrained backbone',
              gamma0='model, gamma = 0 (no pseudo labels)',
              full='full method (SSDDBC pseudo labels)',
-             weighted='weighted mode (core 1, border by density)')
+             weighted='weighted mode (core 1, border by density)',
+             jump='full method, gamma over the whole run (jumps at the first clustering)')
 
 
 def val_curve(run_dir: str) -> List[Dict]:
@@ -75,6 +83,47 @@ def kmeans_rows(config: str, seed: int) -> Dict[str, Dict[str, float]]:
     cfg = load_config(config, {'randomness.seed': seed})
     out = kmeans_baselines(cfg)
     return dict(kmeans_pixels=out['raw pixels'], kmeans_untrained=out['backbone features'])
+
+
+def pseudo_label_quality(config: str, run_dir: str, mode: str) -> List[Dict]:
+    """Per clustering epoch of a run: clusters, coverage (%) and accuracy (%) of the pseudo
+    labels the training set uses (``mode``) on the unlabelled images."""
+    from cissreg.evaluation import gcd_cluster_accuracy
+    from cissreg.registry import DATASETS
+    from cissreg.utils import register_all_modules
+    from cissreg.utils.config_loading import load_config
+    register_all_modules()
+    with open(osp.join(run_dir, 'pipeline.json')) as f:
+        clusters = json.load(f)['clusters']
+    dataset_cfg = load_config(config).train_dataloader.dataset
+    out = []
+    for epoch in sorted(clusters, key=int):
+        path = osp.join(run_dir, 'pseudo_labels', f'epoch_{int(epoch):03d}.npz')
+        data = DATASETS.build(dict(dataset_cfg, pseudo_labels=path, pseudo_label_mode=mode))
+        unlabelled = ~data.labelled
+        covered = unlabelled & (data.pseudo >= 0)
+        acc = gcd_cluster_accuracy(data.labels[covered], data.pseudo[covered],
+                                   range(data.num_old_classes))
+        out.append(dict(epoch=int(epoch), clusters=clusters[epoch]['num_clusters'],
+                        coverage=100 * covered.sum() / unlabelled.sum(), acc=100 * acc['all']))
+    return out
+
+
+def quality_markdown(quality: Dict[str, Dict[int, List[Dict]]],
+                     curves: Dict[str, Dict[int, List[Dict]]], seeds: List[int]) -> str:
+    lines = ['| row | clustering epoch | clusters (each seed) | unlabelled images with a '
+             'pseudo label (%) | pseudo-label accuracy (%) | model k-means All at that epoch '
+             '(%) |', '| --- | --- | --- | --- | --- | --- |']
+    for row, per_seed in quality.items():
+        for i, epoch in enumerate(r['epoch'] for r in per_seed[seeds[0]]):
+            cells = [per_seed[s][i] for s in seeds]
+            model = [next(r['gcd/all'] for r in curves[row][s] if r['step'] == epoch)
+                     for s in seeds]
+            lines.append(
+                f'| {NAMES[row]} | {epoch} | {" / ".join(str(c["clusters"]) for c in cells)} | '
+                f'{np.mean([c["coverage"] for c in cells]):.1f} | '
+                f'{np.mean([c["acc"] for c in cells]):.1f} | {np.mean(model):.1f} |')
+    return '\n'.join(lines)
 
 
 def markdown(results: Dict[str, Dict[int, Dict[str, float]]], seeds: List[int]) -> str:
@@ -122,7 +171,7 @@ def main() -> None:
     parser.add_argument('--rows', nargs='+', choices=ROWS, default=list(ROWS))
     parser.add_argument('--plot', help='accuracy-per-epoch figure to write')
     args = parser.parse_args()
-    results, curves = {}, {}
+    results, curves, quality = {}, {}, {}
     for seed in args.seeds:
         if {'kmeans_pixels', 'kmeans_untrained'} & set(args.rows):
             for row, acc in kmeans_rows(args.config, seed).items():
@@ -136,7 +185,14 @@ def main() -> None:
             last = curve[-1]
             results.setdefault(row, {})[seed] = {k: last[f'gcd/{k}'] for k in ('all', 'old',
                                                                                'new')}
+            if row in ('full', 'weighted', 'jump'):
+                quality.setdefault(row, {})[seed] = pseudo_label_quality(
+                    args.config, osp.abspath(osp.join(args.work_dir, f'{row}_s{seed}')),
+                    'weighted' if row == 'weighted' else 'core')
     print(markdown(results, args.seeds))
+    if quality:
+        print()
+        print(quality_markdown(quality, curves, args.seeds))
     if args.plot:
         flat = {row: np.mean([results[row][s]['all'] for s in args.seeds])
                 for row in ('kmeans_pixels', 'kmeans_untrained') if row in results}
