@@ -7,8 +7,9 @@ or reuses ``--teacher-ckpt``), then for every seed every arm of the student reci
 * ``cwd``: ``cwd_yolov8_n_shapes.py`` (CWD 0.05 on the neck);
 * ``cwd-kl``: ``cwd-kl_yolov8_n_shapes.py`` (CWD 0.05, KL 0.001 / 0.001: the default weights);
 * ``cwd-kl-x4``: the same with the reference author's second weights (0.2, 0.01, 0.01);
-* ``cwd-kl-w1``: the same with unit weights (1, 1, 1): at the reference weights the three
-  terms are under 1 % of the detection loss, at unit weights about a fifth of it (not tuned);
+* ``cwd-kl-w1``: ``cwd-kl-w1_yolov8_n_shapes.py``, the same with unit weights (1, 1, 1): at
+  the reference weights the three terms are under 1 % of the detection loss, at unit weights
+  about a tenth of it (not tuned);
 * ``cwd8-klcat`` (not run unless named in ``--arms``): the reference framework's terms.
 
 At one seed every arm starts from the same student weights and sees the same batches (the
@@ -17,7 +18,8 @@ Each run is ``tools/train.py`` in a subprocess; the final validation of each run
 images, COCO AP@[.5:.95] per class) is read from its ``scalars.json``. Results accumulate in
 ``WORK_DIR/results.json`` (a rerun skips the finished runs). Prints two markdown tables (mAP
 per arm: mean and each seed; paired difference to ``no-kd``: mean, sample standard deviation
-over seeds and each seed) and, with ``--plot``, draws the paired differences.
+over seeds and each seed) and, with ``--plot``, draws the paired differences. The share of
+the distillation terms in the student's loss is the mean over the run's logged iterations.
 
 Usage:
     python benchmarks/distill_effect.py [--work-dir work_dirs/distill_effect] [--seeds 0 1 2]
@@ -43,16 +45,13 @@ NEW = ('diamond', 'cross', 'ring')
 SECOND_WEIGHTS = ['model.distill_losses.loss_cwd.loss.loss_weight=0.2',
                   'model.distill_losses.loss_kl_cls.loss.loss_weight=0.01',
                   'model.distill_losses.loss_kl_box.loss.loss_weight=0.01']
-UNIT_WEIGHTS = ['model.distill_losses.loss_cwd.loss.loss_weight=1.0',
-                'model.distill_losses.loss_kl_cls.loss.loss_weight=1.0',
-                'model.distill_losses.loss_kl_box.loss.loss_weight=1.0']
 #: arm -> (config, extra --cfg-options, (w_cwd, w_resp) for the table)
 ARMS = {
     'no-kd': ('yolov8_n_no-kd_shapes.py', [], '-'),
     'cwd': ('cwd_yolov8_n_shapes.py', [], '(0.05, -)'),
     'cwd-kl': ('cwd-kl_yolov8_n_shapes.py', [], '(0.05, 0.001)'),
     'cwd-kl-x4': ('cwd-kl_yolov8_n_shapes.py', SECOND_WEIGHTS, '(0.2, 0.01)'),
-    'cwd-kl-w1': ('cwd-kl_yolov8_n_shapes.py', UNIT_WEIGHTS, '(1, 1)'),
+    'cwd-kl-w1': ('cwd-kl-w1_yolov8_n_shapes.py', [], '(1, 1)'),
     'cwd8-klcat': ('cwd8-klcat_yolov8_n_shapes.py', [], '(0.05, 0.001), 8 maps, one KL'),
 }
 DEFAULT_ARMS = ['no-kd', 'cwd', 'cwd-kl', 'cwd-kl-x4', 'cwd-kl-w1']
@@ -171,7 +170,22 @@ def spread(values: List[float]) -> Optional[float]:
     return statistics.stdev(values) if len(values) > 1 else None
 
 
-def tables(results: dict, arms: List[str], seeds: List[int]) -> str:
+def distill_share(work_dir: str) -> Optional[float]:
+    """Mean over the logged training iterations of (distillation terms) / (total loss)."""
+    paths = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not paths:
+        return None
+    shares = []
+    for line in open(paths[-1], encoding='utf-8'):
+        row = json.loads(line)
+        if 'loss' in row:
+            terms = ('loss_cwd', 'loss_kl_cls', 'loss_kl_box', 'loss_kl')
+            kd = sum(v for k, v in row.items() if k in terms)
+            shares.append(kd / row['loss'])
+    return statistics.mean(shares) if shares else None
+
+
+def tables(results: dict, arms: List[str], seeds: List[int], work_dir: str) -> str:
     runs = results.get('runs', {})
     lines = []
     if 'teacher' in results:
@@ -179,7 +193,8 @@ def tables(results: dict, arms: List[str], seeds: List[int]) -> str:
         lines += [f"Teacher (old classes only, seed 0): mAP old {t['old']:.3f}, "
                   f"{t['cpu_s'] / 60:.1f} CPU-min.", '']
     lines += ['| student | (w_cwd, w_resp) | mAP old | mAP new | mAP all | mAP all per seed '
-              '| CPU-min per run |', '| --- | --- | --- | --- | --- | --- | --- |']
+              '| distillation share of the loss | CPU-min per run |',
+              '| --- | --- | --- | --- | --- | --- | --- | --- |']
     done_seeds = {}
     for arm in arms:
         rows = [runs[f'{arm}/seed{s}'] for s in seeds if f'{arm}/seed{s}' in runs]
@@ -187,8 +202,11 @@ def tables(results: dict, arms: List[str], seeds: List[int]) -> str:
         if not rows:
             continue
         mean = {k: statistics.mean(r[k] for r in rows) for k in ('old', 'new', 'all', 'cpu_s')}
+        shares = [distill_share(osp.join(work_dir, f'seed{s}', arm)) for s in done_seeds[arm]]
+        share = ('-' if arm == 'no-kd' or None in shares
+                 else f'{100 * statistics.mean(shares):.1f} %')
         lines.append(f"| {arm} | {ARMS[arm][2]} | {mean['old']:.3f} | {mean['new']:.3f} | "
-                     f"{mean['all']:.3f} | {fmt_runs([r['all'] for r in rows])} | "
+                     f"{mean['all']:.3f} | {fmt_runs([r['all'] for r in rows])} | {share} | "
                      f"{mean['cpu_s'] / 60:.1f} |")
     lines += ['', '| vs no-kd, same seed | d mAP old | d mAP new | d mAP all | d mAP all per '
               'seed | d mAP new per seed |', '| --- | --- | --- | --- | --- | --- |']
@@ -242,6 +260,11 @@ def main() -> None:
     path = osp.join(args.work_dir, 'results.json')
     results = json.load(open(path, encoding='utf-8')) if osp.isfile(path) else {}
     results.setdefault('runs', {})
+    for seed in args.seeds:  # runs finished by another invocation in the same folder
+        for arm in args.arms:
+            found = run_result(args, arm, seed)
+            if found is not None:
+                results['runs'].setdefault(f'{arm}/seed{seed}', found)
     if not args.table_only:
         teacher = teacher_ckpt(args, results)
         for seed in args.seeds:
@@ -249,16 +272,14 @@ def main() -> None:
                 key = f'{arm}/seed{seed}'
                 if key in results['runs']:
                     continue
-                result = run_result(args, arm, seed)
-                if result is None:
-                    result = run_arm(args, arm, seed, teacher)
-                    with open(osp.join(args.work_dir, f'seed{seed}', arm, 'result.json'), 'w',
-                              encoding='utf-8') as f:
-                        json.dump(result, f)
+                result = run_arm(args, arm, seed, teacher)
+                with open(osp.join(args.work_dir, f'seed{seed}', arm, 'result.json'), 'w',
+                          encoding='utf-8') as f:
+                    json.dump(result, f)
                 results['runs'][key] = result
                 save(args, results)
                 print(key, results['runs'][key], flush=True)
-    print(tables(results, args.arms, args.seeds))
+    print(tables(results, args.arms, args.seeds, args.work_dir))
     if args.plot:
         plot(results, args.arms, args.seeds, args.plot)
 
