@@ -121,7 +121,8 @@ def untrained_rows(cfg: Config) -> Dict[str, Dict[str, float]]:
             all_acc.append(float(correct.mean() * 100))
             task_acc.append([float(correct[(y >= s) & (y < e)].mean() * 100)
                              for s, e in ranges[:t + 1]])
-        rows[name] = dict(cil_summary(task_acc, all_acc), seconds=time.time() - start)
+        rows[name] = dict(cil_summary(task_acc, all_acc), acc_matrix=task_acc,
+                          seconds=time.time() - start)
     return rows
 
 
