@@ -40,7 +40,7 @@ from cissreg.registry import DATASETS, MODELS, RUNNERS
 from cissreg.utils.task_split import task_class_ranges
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b4-inc4_shapes.py')
+DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
 VARIANTS = {
     'full method': {},
     'w/o replay': {'default_hooks.replay.samples_per_old_class': 0},

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from cissreg.registry import RUNNERS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CONFIG = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b4-inc4_shapes.py')
+CONFIG = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
 PRETRAIN = ['--steps', '300', '--pool', '3000']
 SHORT = {
     'train_cfg.stages.prompts': dict(max_epochs=4, init_max_epochs=4),
@@ -63,19 +63,22 @@ def default_runs(tmp_path_factory):
 @pytest.mark.usefixtures('cissreg_scope')
 def test_replay_keeps_old_tasks(default_runs):
     """Old tasks' accuracy after the last task: clearly higher with replay than without."""
-    old = {name: sum(run['record']['acc_matrix'][-1][:-1]) / 3
+    old = {name: sum(run['record']['acc_matrix'][-1][:-1]) / (len(run['task_sizes']) - 1)
            for name, run in default_runs.items()}
     assert old['method'] > old['no_replay'] + 10, old
 
 
 @pytest.mark.usefixtures('cissreg_scope')
 def test_every_task_is_predicted(default_runs):
-    """After the last task, test images are predicted into every task (task 0 too, which
-    the reference recipe's fusion never predicts), and every task keeps some accuracy."""
+    """After the last task, every task gets at least half its share of the test images (its
+    share of the classes; task 0 too, which the reference recipe's fusion, where only later
+    tasks have heads, starves), and every task keeps some accuracy."""
     run = default_runs['method']
-    starts = torch.tensor([0] + run['task_sizes'][:-1]).cumsum(0)
+    sizes = torch.tensor(run['task_sizes'])
+    starts = sizes.cumsum(0) - sizes
     task_of = torch.bucketize(run['pred'], starts, right=True) - 1
-    counts = torch.bincount(task_of, minlength=len(starts)).tolist()
-    share = [c / len(run['pred']) for c in counts]
-    assert min(share) > 0.05, counts  # 0.25 each would be perfect
+    counts = torch.bincount(task_of, minlength=len(sizes))
+    share = counts.double() / len(run['pred'])
+    expected = sizes.double() / sizes.sum()  # the test split has as many images per class
+    assert bool((share > 0.5 * expected).all()), (counts.tolist(), expected.tolist())
     assert min(run['record']['acc_matrix'][-1]) > 0, run['record']['acc_matrix'][-1]
