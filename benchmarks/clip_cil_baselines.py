@@ -145,6 +145,10 @@ def print_margins(table: Dict[str, Dict[int, Dict[str, float]]], seeds: List[int
         print(f'{key}: full method - {best} = {margin:+.1f} points; largest seed spread '
               f'(max - min) of the two rows {spread:.1f}: '
               f'{"beats it by more than the spread" if margin > spread else "NOT beyond it"}')
+        paired = np.array(method) - np.array(base)  # same class order and test images
+        print(f'    per seed (same class order): {" / ".join(f"{d:+.1f}" for d in paired)}; '
+              f'spread of the difference {np.ptp(paired):.1f}: '
+              f'{"beyond it" if paired.mean() > np.ptp(paired) else "NOT beyond it"}')
 
 
 def mean_matrix(matrices: List[List[List[float]]]) -> List[List[float]]:
