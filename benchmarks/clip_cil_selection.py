@@ -34,6 +34,8 @@ REFERENCE = {
     'model.use_image_adapter': False,
     'train_cfg.stages.prompts.max_epochs': 10,
     'train_cfg.stages.prompts.init_max_epochs': 10,
+    'train_cfg.stages.prompts.optim_wrapper.paramwise_cfg': dict(
+        custom_keys={'image_adapter': dict(lr_mult=1.0)}),
 }
 NO_HINGE = {'model.text_hinge_loss': None}
 ADAPTER = {'model.use_image_adapter': True}
@@ -41,6 +43,18 @@ JOINT = {'model.prompt_learner.update_old_text_prompts': True}
 EPOCHS30 = {'train_cfg.stages.prompts.max_epochs': 30}
 REPLAY20 = {'default_hooks.replay.samples_per_old_class': 20}
 SHRINK = {'model.replay_sampler.shrinkage': 0.5}
+
+
+def adapter_lr(mult: float) -> dict:
+    """The image adapter's learning rate ``mult`` times the prompts'."""
+    return {'train_cfg.stages.prompts.optim_wrapper': dict(
+        paramwise_cfg=dict(custom_keys={'image_adapter': dict(lr_mult=mult)}))}
+
+
+PREVIOUS = 'old prompts keep training, image adapter, 30 epochs, task 0 too'
+DEFAULT_SETTINGS = dict(JOINT, **ADAPTER, **EPOCHS30,
+                        **{'train_cfg.stages.prompts.init_max_epochs': 30})
+MLP128 = {'model.image_adapter': dict(type='ResidualMLPAdapter', hidden_dim=128)}
 CANDIDATES: Dict[str, dict] = {
     'reference settings': {},
     'w/o hinge': NO_HINGE,
@@ -63,8 +77,18 @@ CANDIDATES: Dict[str, dict] = {
         JOINT, **ADAPTER, **NO_HINGE, **EPOCHS30),
     'old prompts keep training, image adapter, hinge weight 0.1, 30 epochs': dict(
         JOINT, **ADAPTER, **EPOCHS30, **{'model.text_hinge_loss.loss_weight': 0.1}),
-    'old prompts keep training, image adapter, 30 epochs, task 0 too (the default)': dict(
-        JOINT, **ADAPTER, **EPOCHS30, **{'train_cfg.stages.prompts.init_max_epochs': 30}),
+    PREVIOUS: DEFAULT_SETTINGS,
+    PREVIOUS + ', adapter lr x10 (the default)': dict(DEFAULT_SETTINGS, **adapter_lr(10.0)),
+    PREVIOUS + ', adapter lr x30': dict(DEFAULT_SETTINGS, **adapter_lr(30.0)),
+    PREVIOUS + ', adapter lr x100': dict(DEFAULT_SETTINGS, **adapter_lr(100.0)),
+    PREVIOUS + ', residual MLP adapter (hidden 128)': dict(DEFAULT_SETTINGS, **MLP128),
+    PREVIOUS + ', residual MLP adapter (hidden 256)': dict(
+        DEFAULT_SETTINGS, **{'model.image_adapter': dict(type='ResidualMLPAdapter',
+                                                         hidden_dim=256)}),
+    PREVIOUS + ', residual MLP adapter (hidden 128), adapter lr x10': dict(
+        DEFAULT_SETTINGS, **MLP128, **adapter_lr(10.0)),
+    PREVIOUS + ', LoRA rank 4 on the last vision layer': dict(
+        DEFAULT_SETTINGS, **{'model.lora': dict(rank=4, alpha=8, layers=[1])}),
     'w/o hinge, replay 20 per class': dict(NO_HINGE, **REPLAY20),
     'w/o hinge, Gaussian shrinkage 0.5': dict(NO_HINGE, **SHRINK),
 }
