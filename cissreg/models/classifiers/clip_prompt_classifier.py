@@ -41,6 +41,7 @@ class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel
       [D] -> [D] (identity at start) on the frozen image features of the CLIP logits, real
       and replayed ones alike, trained with the prompts in stage 1 as RAPF's adapter; the
       Gaussian statistics, hard pairs and heads keep the features before it.
+      ``image_adapter`` builds another adapter module instead (e.g. ``ResidualMLPAdapter``).
     * **LoRA rule**: the adapted encoder feeds the heads only. Prompts, replay, hinge
       pairs, the Gaussian statistics of every task and the CLIP logits all use the frozen
       encoder's features (LoRA switched off), as the source says ("image-encoder features,
