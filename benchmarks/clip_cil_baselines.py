@@ -40,7 +40,7 @@ from cissreg.registry import DATASETS, MODELS, RUNNERS
 from cissreg.utils.task_split import task_class_ranges
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b4-inc4_shapes.py')
+DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
 VARIANTS = {
     'full method': {},
     'w/o replay': {'default_hooks.replay.samples_per_old_class': 0},
@@ -121,7 +121,8 @@ def untrained_rows(cfg: Config) -> Dict[str, Dict[str, float]]:
             all_acc.append(float(correct.mean() * 100))
             task_acc.append([float(correct[(y >= s) & (y < e)].mean() * 100)
                              for s, e in ranges[:t + 1]])
-        rows[name] = dict(cil_summary(task_acc, all_acc), seconds=time.time() - start)
+        rows[name] = dict(cil_summary(task_acc, all_acc), acc_matrix=task_acc,
+                          seconds=time.time() - start)
     return rows
 
 
@@ -144,6 +145,10 @@ def print_margins(table: Dict[str, Dict[int, Dict[str, float]]], seeds: List[int
         print(f'{key}: full method - {best} = {margin:+.1f} points; largest seed spread '
               f'(max - min) of the two rows {spread:.1f}: '
               f'{"beats it by more than the spread" if margin > spread else "NOT beyond it"}')
+        paired = np.array(method) - np.array(base)  # same class order and test images
+        print(f'    per seed (same class order): {" / ".join(f"{d:+.1f}" for d in paired)}; '
+              f'spread of the difference {np.ptp(paired):.1f}: '
+              f'{"beyond it" if paired.mean() > np.ptp(paired) else "NOT beyond it"}')
 
 
 def mean_matrix(matrices: List[List[List[float]]]) -> List[List[float]]:
@@ -174,8 +179,9 @@ def plot_matrix(matrices: List[List[List[float]]], seeds: List[int], path: str) 
     for j in range(num):
         steps = list(range(j, num))
         values = np.array([[m[t][j] for t in steps] for m in matrices])
-        ax.plot(steps, values.mean(0), marker='o', label=f'task {j}')
+        line, = ax.plot(steps, values.mean(0), marker='o', label=f'task {j}')
         ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
+        ax.vlines(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.5)
     ax.set_xticks(range(num))
     ax.set_xlabel('after training task')
     ax.set_ylabel('accuracy on the task (%)')

@@ -29,7 +29,7 @@ from mmengine.config import Config, DictAction
 from cissreg.registry import RUNNERS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b4-inc4_shapes.py')
+DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
 HOLDOUT = 0.25
 
 

@@ -3,7 +3,7 @@
 The captions use only the *seen* colour-shape pairs (cissreg.datasets.cil.compositional_shapes);
 the held-out pairs are the classes of the CLIP CIL default benchmark. The result is a
 Hugging Face folder (``config.json`` + ``model.safetensors``) that
-``configs/clip_cil/clip_cil_tiny-pretrained_b4-inc4_shapes.py`` loads, plus
+``configs/clip_cil/clip_cil_tiny-pretrained_b12-inc4_shapes.py`` loads, plus
 ``pretrain_log.json`` (loss curve, zero-shot accuracy on seen and held-out compositions).
 A finished folder is reused (the cache); ``--force`` retrains.
 

@@ -41,6 +41,7 @@ class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel
       [D] -> [D] (identity at start) on the frozen image features of the CLIP logits, real
       and replayed ones alike, trained with the prompts in stage 1 as RAPF's adapter; the
       Gaussian statistics, hard pairs and heads keep the features before it.
+      ``image_adapter`` builds another adapter module instead (e.g. ``ResidualMLPAdapter``).
     * **LoRA rule**: the adapted encoder feeds the heads only. Prompts, replay, hinge
       pairs, the Gaussian statistics of every task and the CLIP logits all use the frozen
       encoder's features (LoRA switched off), as the source says ("image-encoder features,
@@ -76,6 +77,9 @@ class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel
             it) or ``'additive'`` (the plain sum). Defaults to ``'within_task'``.
         use_image_adapter (bool): Train a linear adapter on the image features of the CLIP
             logits in stage 1. Defaults to False.
+        image_adapter (dict, optional): Build this adapter module instead of the linear one
+            (``feat_dim`` filled in), e.g. ``dict(type='ResidualMLPAdapter', hidden_dim=128)``;
+            only with ``use_image_adapter=True``. Defaults to None (linear).
         lora (dict, optional): ``dict(rank=8, alpha=16, layers=[...], target_modules=('q_proj',
             'v_proj'), dropout=0.0)``: peft LoRA on those vision layers, trained in stage 2.
         save_frozen_clip (bool, optional): Keep the frozen CLIP weights in the state dict.
@@ -103,6 +107,7 @@ class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel
                  second_stage_fusion_weight: float = 0.3,
                  fusion: str = 'within_task',
                  use_image_adapter: bool = False,
+                 image_adapter: Optional[dict] = None,
                  lora: Optional[dict] = None,
                  save_frozen_clip: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -140,11 +145,17 @@ class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel
         self.second_stage_logit_scale = second_stage_logit_scale
         self.second_stage_fusion_weight = second_stage_fusion_weight
         self.fusion = fusion
-        self.image_adapter: Optional[nn.Linear] = None
-        if use_image_adapter:
+        if image_adapter is not None and not use_image_adapter:
+            raise ValueError('CLIPPromptClassifier: image_adapter is set but use_image_adapter '
+                             'is False')
+        self.image_adapter: Optional[nn.Module] = None
+        if image_adapter is not None:
+            self.image_adapter = MODELS.build(dict(image_adapter, feat_dim=feat_dim))
+        elif use_image_adapter:
             self.image_adapter = nn.Linear(feat_dim, feat_dim, bias=False)
             with torch.no_grad():
                 self.image_adapter.weight.copy_(torch.eye(feat_dim))
+        if self.image_adapter is not None:
             self.image_adapter.requires_grad_(False)
         self.lora_parameters: List[nn.Parameter] = inject_vision_lora(self.clip, lora)
         self.register_buffer('num_seen_tasks', torch.zeros((), dtype=torch.long))
@@ -307,7 +318,8 @@ class CLIPPromptClassifier(HardPairMixin, IncrementalModelMixin, FiniteLossModel
         """Frozen-encoder features [B, D] through the image adapter (identity without one)."""
         if self.image_adapter is None:
             return feats
-        return self.image_adapter(feats.to(self.image_adapter.weight.dtype))
+        dtype = next(self.image_adapter.parameters()).dtype
+        return self.image_adapter(feats.to(dtype))
 
     def clip_logits(self, feats: Tensor, text: Tensor) -> Tensor:
         """``exp(logit_scale) * cos(adapt(feats), text)``: [B, n_classes]."""

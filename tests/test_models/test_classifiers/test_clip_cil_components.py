@@ -93,3 +93,26 @@ def test_text_hard_pairs_come_from_raw_clip_text_not_prompts(task1_model):
     porder = psim.flatten().argsort(descending=True)[:4]
     assert torch.stack([porder // 3, porder % 3 + 4], 1).tolist() != expected.tolist()
     assert model.hard_pairs('text').tolist() == expected.tolist()
+
+
+def test_cross_entropy_and_hinge_keep_their_relative_scale_at_any_batch_size(task1_model):
+    """The cross-entropy is a mean over the batch and the hinge a mean over its own samples,
+    so ``CE + lambda * hinge`` weighs the two alike at batch size 1 and at batch size 4."""
+    model = task1_model
+    g = torch.Generator().manual_seed(5)
+    feats, labels = torch.randn(4, 16, generator=g), torch.tensor([4, 5, 6, 4])
+    text = model.text_features(2).detach()
+    single = []
+    for i in range(4):
+        torch.manual_seed(11)
+        single.append(model.loss(feats[i:i + 1], labels[i:i + 1]))
+    torch.manual_seed(11)
+    batch = model.loss(feats, labels)
+    per_sample = torch.stack([_clip_ce(model, feats[i:i + 1], labels[i:i + 1], text)
+                              for i in range(4)])
+    assert float(batch['loss_ce']) == pytest.approx(float(per_sample.mean()), rel=1e-5)
+    for losses, expected in zip(single, per_sample):
+        assert float(losses['loss_ce']) == pytest.approx(float(expected), rel=1e-5)
+        assert float(losses['loss_text_hinge']) == pytest.approx(
+            float(batch['loss_text_hinge']), rel=1e-6)
+    assert float(batch['loss_text_hinge']) > 0

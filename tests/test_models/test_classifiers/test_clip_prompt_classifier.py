@@ -265,6 +265,29 @@ def test_image_adapter_trains_in_stage_one_on_real_replayed_and_hinge_features()
                               plain.extract_feat(data['inputs']), atol=1e-6)
 
 
+def test_residual_mlp_adapter_starts_at_identity_and_trains_in_stage_one():
+    model = _model(use_image_adapter=True,
+                   image_adapter=dict(type='ResidualMLPAdapter', hidden_dim=8))
+    adapter = model.image_adapter
+    feats = torch.randn(4, 16)
+    with torch.no_grad():
+        assert torch.equal(model.adapt(feats), feats)  # output layer starts at zero
+        adapter.fc2.weight.normal_()
+        adapter.fc2.bias.normal_()
+        x, w1, b1 = feats.double(), adapter.fc1.weight.double(), adapter.fc1.bias.double()
+        w2, b2 = adapter.fc2.weight.double(), adapter.fc2.bias.double()
+        expected = x + (x @ w1.t() + b1).clamp(min=0) @ w2.t() + b2
+        assert torch.allclose(model.adapt(feats).double(), expected, atol=1e-5)
+    model.begin_task(0, dict(class_names=NAMES))
+    model.set_stage(1)
+    assert all(p.requires_grad for p in adapter.parameters())
+    model.begin_task(1, dict(class_names=NAMES))
+    model.set_stage(2)
+    assert not any(p.requires_grad for p in adapter.parameters())
+    with pytest.raises(ValueError, match='use_image_adapter is False'):
+        _model(image_adapter=dict(type='ResidualMLPAdapter'))
+
+
 def test_task_checkpoint_loads_strictly_into_a_fresh_model():
     model = _model()
     for task in (0, 1):

@@ -1,0 +1,185 @@
+"""Choose the CLIP CIL default's task split and training settings on a validation split.
+
+Every candidate trains on 75 % of each class's training images (``holdout_fraction=0.25`` of
+``BaseCILDataset``) and is scored, after every task, on the held-out 25 % (the test split is
+never used); zero-shot CLIP and NCM (class means of the frozen features of the same 75 %) are
+scored on the same images, so the table answers the question of the default on data the
+final table never sees.
+
+A candidate is a named set of config overrides (``CANDIDATES``) applied over ``REFERENCE``:
+the recipe's plain settings (old prompts frozen, no image adapter, 10 prompt epochs per
+task), so the names keep their meaning whatever the config's own values. ``--splits`` runs
+the candidates on several task splits (``INIT:INCREMENT``). For each split it prints a
+markdown table (mean and each seed of Last / Avg / forgetting; the accuracy on the last task
+right after it is trained; Last and Avg minus the better untrained baseline, with the
+larger seed spread (max - min) of the two rows and whether the margin exceeds it) and
+writes ``selection.json`` in ``--work-dir``; finished runs are cached there.
+
+    OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --splits 4:4 8:4 12:4
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+import numpy as np
+from clip_cil_baselines import DEFAULT, ROOT, fmt, seeded_cfg, trained_rows, untrained_rows
+from mmengine.config import Config
+
+HOLDOUT = 0.25
+BASELINES = ('zero-shot CLIP', 'NCM (frozen features)')
+REFERENCE = {
+    'model.prompt_learner.update_old_text_prompts': False,
+    'model.use_image_adapter': False,
+    'train_cfg.stages.prompts.max_epochs': 10,
+    'train_cfg.stages.prompts.init_max_epochs': 10,
+    'train_cfg.stages.prompts.optim_wrapper.paramwise_cfg': dict(
+        custom_keys={'image_adapter': dict(lr_mult=1.0)}),
+}
+NO_HINGE = {'model.text_hinge_loss': None}
+ADAPTER = {'model.use_image_adapter': True}
+JOINT = {'model.prompt_learner.update_old_text_prompts': True}
+EPOCHS30 = {'train_cfg.stages.prompts.max_epochs': 30}
+REPLAY20 = {'default_hooks.replay.samples_per_old_class': 20}
+SHRINK = {'model.replay_sampler.shrinkage': 0.5}
+
+
+def adapter_lr(mult: float) -> dict:
+    """The image adapter's learning rate ``mult`` times the prompts'."""
+    return {'train_cfg.stages.prompts.optim_wrapper': dict(
+        paramwise_cfg=dict(custom_keys={'image_adapter': dict(lr_mult=mult)}))}
+
+
+PREVIOUS = 'old prompts keep training, image adapter, 30 epochs, task 0 too'
+DEFAULT_SETTINGS = dict(JOINT, **ADAPTER, **EPOCHS30,
+                        **{'train_cfg.stages.prompts.init_max_epochs': 30})
+MLP128 = {'model.image_adapter': dict(type='ResidualMLPAdapter', hidden_dim=128)}
+CANDIDATES: Dict[str, dict] = {
+    'reference settings': {},
+    'w/o hinge': NO_HINGE,
+    'hinge weight 0.1': {'model.text_hinge_loss.loss_weight': 0.1},
+    'hinge threshold 0.8': {'model.text_hinge_loss.hard_pair_threshold': 0.8},
+    'image adapter': ADAPTER,
+    'image adapter, w/o hinge': dict(ADAPTER, **NO_HINGE),
+    'prompts 30 epochs after task 0': EPOCHS30,
+    'prompts lr 0.05 after task 0': {
+        'train_cfg.stages.prompts.optim_wrapper': dict(optimizer=dict(lr=0.05)),
+        'train_cfg.stages.prompts.init_lr': 0.01},
+    'old prompts keep training': JOINT,
+    'old prompts keep training, w/o hinge': dict(JOINT, **NO_HINGE),
+    'old prompts keep training, image adapter': dict(JOINT, **ADAPTER),
+    'old prompts keep training, image adapter, w/o hinge': dict(JOINT, **ADAPTER, **NO_HINGE),
+    'image adapter, w/o hinge, 30 epochs': dict(ADAPTER, **NO_HINGE, **EPOCHS30),
+    'old prompts keep training, w/o hinge, 30 epochs': dict(JOINT, **NO_HINGE, **EPOCHS30),
+    'old prompts keep training, image adapter, 30 epochs': dict(JOINT, **ADAPTER, **EPOCHS30),
+    'old prompts keep training, image adapter, w/o hinge, 30 epochs': dict(
+        JOINT, **ADAPTER, **NO_HINGE, **EPOCHS30),
+    'old prompts keep training, image adapter, hinge weight 0.1, 30 epochs': dict(
+        JOINT, **ADAPTER, **EPOCHS30, **{'model.text_hinge_loss.loss_weight': 0.1}),
+    PREVIOUS: DEFAULT_SETTINGS,
+    PREVIOUS + ', adapter lr x10 (the default)': dict(DEFAULT_SETTINGS, **adapter_lr(10.0)),
+    PREVIOUS + ', adapter lr x30': dict(DEFAULT_SETTINGS, **adapter_lr(30.0)),
+    PREVIOUS + ', adapter lr x100': dict(DEFAULT_SETTINGS, **adapter_lr(100.0)),
+    PREVIOUS + ', residual MLP adapter (hidden 128)': dict(DEFAULT_SETTINGS, **MLP128),
+    PREVIOUS + ', residual MLP adapter (hidden 256)': dict(
+        DEFAULT_SETTINGS, **{'model.image_adapter': dict(type='ResidualMLPAdapter',
+                                                         hidden_dim=256)}),
+    PREVIOUS + ', residual MLP adapter (hidden 128), adapter lr x10': dict(
+        DEFAULT_SETTINGS, **MLP128, **adapter_lr(10.0)),
+    PREVIOUS + ', LoRA rank 4 on the last vision layer': dict(
+        DEFAULT_SETTINGS, **{'model.lora': dict(rank=4, alpha=8, layers=[1])}),
+    'w/o hinge, replay 20 per class': dict(NO_HINGE, **REPLAY20),
+    'w/o hinge, Gaussian shrinkage 0.5': dict(NO_HINGE, **SHRINK),
+}
+
+
+def validation_cfg(config: str, seed: int, work_dir: str, options: dict,
+                   common: dict = None) -> Config:
+    """The seeded config with the common and the candidate's overrides, trained on the 75 %
+    and evaluated on the held-out 25 % of each class's training images."""
+    cfg = seeded_cfg(config, seed, work_dir)
+    cfg.merge_from_dict(REFERENCE)
+    cfg.merge_from_dict(common or {})
+    cfg.merge_from_dict(options)
+    train = cfg.train_dataloader.dataset
+    train.update(holdout_fraction=HOLDOUT)
+    for key in ('val_dataloader', 'test_dataloader'):
+        cfg[key].dataset = dict(train, holdout=True)
+    return cfg
+
+
+def seed_table(config: str, names: List[str], seed: int, work_dir: str,
+               common: dict) -> Dict[str, dict]:
+    """Baseline and candidate rows of one seed, cached in ``<work_dir>/seed<seed>.json``."""
+    cache = osp.join(work_dir, f'seed{seed}.json')
+    rows: Dict[str, dict] = {}
+    if osp.isfile(cache):
+        with open(cache) as f:
+            rows = json.load(f)
+    if BASELINES[0] not in rows:
+        base_cfg = validation_cfg(config, seed, osp.join(work_dir, 'base'), {}, common)
+        rows.update(untrained_rows(base_cfg))
+    for name in names:
+        if name in rows:
+            continue
+        run_dir = osp.join(work_dir, f'seed{seed}', name.replace(' ', '_').replace('/', ''))
+        row = trained_rows('candidate', validation_cfg(config, seed, run_dir,
+                                                       CANDIDATES[name], common))['candidate']
+        rows[name] = row
+        print(name, seed, {k: v for k, v in row.items() if k != 'acc_matrix'}, flush=True)
+        os.makedirs(work_dir, exist_ok=True)
+        with open(cache, 'w') as f:
+            json.dump(rows, f, indent=2)
+    return rows
+
+
+def print_table(by_seed: Dict[int, Dict[str, dict]], names: List[str], seeds: List[int],
+                title: str) -> None:
+    print(f'\n{title}; validation split ({HOLDOUT:.0%} of each class\'s training images), '
+          f'mean (each seed {seeds}), %\n')
+    print('| setting | Last | Avg | forgetting | last task right after training | '
+          'Last - best baseline (spread) | Avg - best baseline (spread) |')
+    print('|---|---|---|---|---|---|---|')
+    best = {k: max(BASELINES, key=lambda n: np.mean([by_seed[s][n][k] for s in seeds]))
+            for k in ('Last', 'Avg')}
+    for name in list(BASELINES) + names:
+        rows = [by_seed[s][name] for s in seeds]
+        cells = [fmt([r[k] for r in rows]) for k in ('Last', 'Avg', 'forgetting')]
+        cells.append(fmt([r['acc_matrix'][-1][-1] for r in rows]))
+        for k in ('Last', 'Avg'):
+            values = [r[k] for r in rows]
+            base = [by_seed[s][best[k]][k] for s in seeds]
+            margin = np.mean(values) - np.mean(base)
+            spread = max(np.ptp(values), np.ptp(base))
+            cells.append(f'{margin:+.1f} ({spread:.1f}{", beyond" if margin > spread else ""})')
+        print(f'| {name} | ' + ' | '.join(cells) + ' |')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=DEFAULT)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[1993, 0, 1])
+    parser.add_argument('--splits', nargs='+', default=['12:4'],
+                        help='task splits INIT:INCREMENT (classes of task 0 : of each later task)')
+    parser.add_argument('--candidates', nargs='+', default=list(CANDIDATES),
+                        choices=list(CANDIDATES))
+    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_selection'))
+    args = parser.parse_args()
+    results = {}
+    for split in args.splits:
+        init, increment = (int(v) for v in split.split(':'))
+        common = {'model.init_class': init, 'model.increment': increment}
+        work_dir = osp.join(args.work_dir, f'b{init}-inc{increment}')
+        by_seed = {s: seed_table(args.config, args.candidates, s, work_dir, common)
+                   for s in args.seeds}
+        print_table(by_seed, args.candidates, args.seeds, f'B{init}-inc{increment}')
+        results[split] = by_seed
+    with open(osp.join(args.work_dir, 'selection.json'), 'w') as f:
+        json.dump(dict(seeds=args.seeds, holdout_fraction=HOLDOUT, config=args.config,
+                       reference=REFERENCE, candidates={n: CANDIDATES[n] for n in args.candidates},
+                       results=results), f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
