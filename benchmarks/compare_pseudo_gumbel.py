@@ -12,7 +12,8 @@ Columns: test mIoU (the config's test split: scenes that chose no setting) with 
 shuffled and attribute-swapped captions (mean and each seed), the text gap (true -
 shuffled), the agreement of the ids sampled in step 4 with the teacher's ids (non-pad
 positions, over stage 2), and the Gumbel path's share of the gradient norm of the MLLM's
-trainable parameters (measured on training batches after stage 2). Prints a markdown table and writes a plot of val mIoU per epoch per row::
+trainable parameters (measured on training batches after stage 2). Prints a markdown table
+and writes a plot of val mIoU per epoch per row::
 
     python benchmarks/compare_pseudo_gumbel.py --seeds 0 1 2 \\
         --work-dir work_dirs/compare_pseudo_gumbel --plot docs/en/_static/pseudo_gumbel_val_miou.png
