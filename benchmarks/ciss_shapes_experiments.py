@@ -1,15 +1,20 @@
 """The CISS results on the embedded shapes default: every row trained here, tables printed.
 
-Two experiments, each over seeds (default 0 1 2), printed as markdown (mean and each seed):
+Three experiments, each over seeds (default 0 1 2), printed as markdown (mean and each seed):
 
 * ``table``: fine-tuning, DKD, DKD-M, DKD + gradient learner and joint training; mIoU old /
   new / all / hIoU after every step; with ``--plot`` the per-step plot of the first seed.
-* ``learner``: DKD; DKD + learner + phase replay; + pseudo-gradient alignment with beta 0.1
-  and 1; controls: alignment with an untrained learner (Adam lr 0) and with the old model's
+* ``learner``: DKD; DKD + learner without and with phase replay; DKD-M + learner (the
+  exemplars' old-class pixels are trusted); + pseudo-gradient alignment with beta 0.1 and 1; controls: alignment with an untrained learner (Adam lr 0) and with the old model's
   argmax pseudo gradient. Per step: old / new mIoU, the old-class mIoU on validation images
-  that also hold a new class, and the cross entropy on old-class pixels before and after the
-  learner's simulated step (``CE(z)`` -> ``CE(z')``, ``z' = z - eta * alpha * tau *
-  h_w(z) / ||h_w(z)||``; lower after = the learner's predicted gradient helps there).
+  that also hold a new class, and on the old-class pixels of the validation and of the
+  training images the cross entropy before and after the learner's simulated step (``CE(z)``
+  -> ``CE(z')``, ``z' = z - eta * alpha * tau * h_w(z) / ||h_w(z)||``; lower after = the
+  learner's predicted gradient helps there) and the share of pixels whose newest-class logit
+  the step raises (100 % = the learner has collapsed to the newest class).
+* ``select``: the measurement that chose the default's step budget and learning rate: DKD
+  with each candidate (run with ``--seeds 0``), evaluated on a selection set (shapes drawn with
+  generator seed 1, disjoint from the validation images the other two experiments report).
 
 A run whose ``incremental_results.json`` already holds every step is reused, so the two
 experiments share their DKD runs and an interrupted sweep continues::
@@ -45,11 +50,29 @@ TABLE_RUNS = {
 }
 LEARNER_RUNS = {
     'DKD': (CFG + 'dkd_r18_shapes_4-1.py', []),
+    'DKD + learner': (CFG + 'dkd_r18_shapes_4-1_grad.py', []),
     'DKD + learner + replay': (CFG + 'dkd_r18_shapes_4-1_grad_replay.py', []),
+    'DKD-M + learner': (CFG + 'dkd-m_r18_shapes_4-1_grad.py', []),
     '+ align beta 0.1': (ALIGN, ['model.loss_align.loss_weight=0.1']),
     '+ align beta 1': (ALIGN, []),
     'control: untrained h_w, beta 1': (ALIGN, ['default_hooks.grad_learner.lr=0.0']),
     'control: old-model argmax, beta 1': (ALIGN, ['model.loss_align.target=pseudo_label']),
+}
+# Candidates for the default's step budget and learning rate (DKD, seed 0), each evaluated on
+# a selection set: shapes drawn with another generator seed, disjoint from the validation
+# images of the tables. The default is the candidate with the best hIoU after the last step.
+SELECT_SET = ['val_dataloader.dataset.data_root=data/shapes_seg_select',
+              'val_dataloader.dataset.seed=1']
+SELECT_RUNS = {
+    f'DKD, {name}': (CFG + 'dkd_r18_shapes_4-1.py',
+                     [f'train_cfg.stages.step.max_epochs={epochs}',
+                      f'train_cfg.stages.step.init_max_epochs={init_epochs}',
+                      f'optim_wrapper.paramwise_cfg.incremental_lr={lr}', *SELECT_SET])
+    for name, epochs, init_epochs, lr in (
+        ('steps 1-2: 300 epochs at lr 1e-3', 300, 30, 1e-3),
+        ('steps 1-2: 300 epochs at lr 2e-3', 300, 30, 2e-3),
+        ('steps 1-2: 300 epochs at lr 1e-3, step 0: 60 epochs', 300, 60, 1e-3),
+        ('steps 1-2: 450 epochs at lr 1e-3 (the default)', 450, 30, 1e-3))
 }
 NUM_OLD = 4  # foreground classes of step 0 in the 4-1 setting
 
@@ -113,7 +136,8 @@ def fmt(values: Sequence[float]) -> str:
 
 def run_table(args) -> None:
     results = {}
-    for name, (config, options) in _selected(TABLE_RUNS, args.methods):
+    runs = SELECT_RUNS if args.experiment == 'select' else TABLE_RUNS
+    for name, (config, options) in _selected(runs, args.methods):
         results[name] = [step_rows(train(config, options, work_dir(args.work_root, name, s),
                                          s, args.threads)) for s in args.seeds]
     print(f'\nmIoU (%) after each step, mean over seeds {args.seeds} (each seed in brackets)\n')
@@ -172,40 +196,60 @@ def _load(config: str, options: List[str], wdir: str, task: int):
 
 @torch.no_grad()
 def learner_metrics(config: str, options: List[str], wdir: str, task: int) -> dict:
-    """Old-class mIoU on images with a new class; CE on old-class pixels before / after the
-    learner's simulated step."""
+    """Old-class mIoU on validation images with a new class; on the old-class pixels of the
+    validation and of the training images (no augmentation): the cross entropy before / after
+    the learner's simulated step and the share of pixels whose newest-class logit it raises."""
     from cissreg.registry import DATASETS
     model, learner, hook_cfg, cfg = _load(config, options, wdir, task)
-    dataset = DATASETS.build(cfg.val_dataloader.dataset)
     num_seen = model.num_seen
     conf = torch.zeros(num_seen + 1, num_seen + 1, dtype=torch.long)
-    ce_before = ce_after = count = 0.0
-    for i in range(len(dataset)):
-        item = dataset[i]
-        data = model.data_preprocessor(dict(inputs=[item['inputs']],
-                                            data_samples=[item['data_samples']]), False)
-        gt = data['labels'][0].clone()
-        gt[(gt > num_seen) & (gt != 255)] = 0
-        logits = model.seg_logits(data['inputs'])[1]
-        if task > 0 and bool(((gt > NUM_OLD) & (gt <= num_seen)).any()):
-            pred = model.predict(data['inputs'])[0].pred_sem_seg
-            keep = gt != 255
-            conf += torch.bincount(gt[keep] * (num_seen + 1) + pred[keep],
-                                   minlength=(num_seen + 1) ** 2).view_as(conf)
-        old_px = (gt >= 1) & (gt <= NUM_OLD)
-        if learner is not None and bool(old_px.any()):
-            z = logits[0, 1:].permute(1, 2, 0)[old_px]
-            y = gt[old_px] - 1
-            z_new = learner.simulated_logits(z, y, hook_cfg.get('alpha', 0.5),
-                                             hook_cfg.get('eta', 1.0))
-            ce_before += float(torch.nn.functional.cross_entropy(z, y, reduction='sum'))
-            ce_after += float(torch.nn.functional.cross_entropy(z_new, y, reduction='sum'))
-            count += y.numel()
+    out = {}
+    for split, name in (('val', 'val'), ('train_aug', 'train')):
+        dataset = DATASETS.build(dict(cfg.val_dataloader.dataset, split=split))
+        ce_before = ce_after = newest_up = count = 0.0
+        for i in range(len(dataset)):
+            item = dataset[i]
+            data = model.data_preprocessor(dict(inputs=[item['inputs']],
+                                                data_samples=[item['data_samples']]), False)
+            gt = data['labels'][0].clone()
+            gt[(gt > num_seen) & (gt != 255)] = 0
+            logits = model.seg_logits(data['inputs'])[1]
+            if name == 'val' and task > 0 and bool(((gt > NUM_OLD) & (gt <= num_seen)).any()):
+                pred = model.predict(data['inputs'])[0].pred_sem_seg
+                keep = gt != 255
+                conf += torch.bincount(gt[keep] * (num_seen + 1) + pred[keep],
+                                       minlength=(num_seen + 1) ** 2).view_as(conf)
+            old_px = (gt >= 1) & (gt <= NUM_OLD)
+            if learner is not None and bool(old_px.any()):
+                z = logits[0, 1:].permute(1, 2, 0)[old_px]
+                y = gt[old_px] - 1
+                z_new = learner.simulated_logits(z, y, hook_cfg.get('alpha', 0.5),
+                                                 hook_cfg.get('eta', 1.0))
+                ce_before += float(torch.nn.functional.cross_entropy(z, y, reduction='sum'))
+                ce_after += float(torch.nn.functional.cross_entropy(z_new, y, reduction='sum'))
+                newest_up += float((z_new[:, -1] > z[:, -1]).sum())
+                count += y.numel()
+        out.update({f'ce_before_{name}': ce_before / count if count else float('nan'),
+                    f'ce_after_{name}': ce_after / count if count else float('nan'),
+                    f'newest_up_{name}': (100 * newest_up / count if count and task > 0
+                                          else float('nan'))})
     iou = conf.diag().float() / (conf.sum(0) + conf.sum(1) - conf.diag()).float()
-    old_iou = float(iou[:NUM_OLD + 1].nanmean() * 100) if task > 0 else float('nan')
-    return dict(old_on_new_images=old_iou,
-                ce_before=ce_before / count if count else float('nan'),
-                ce_after=ce_after / count if count else float('nan'))
+    out['old_on_new_images'] = float(iou[:NUM_OLD + 1].nanmean() * 100) if task > 0 \
+        else float('nan')
+    return out
+
+
+LEARNER_COLUMNS = {
+    'old': 'old',
+    'new': 'new',
+    'old_on_new_images': 'old, images with a new class',
+    'ce_before_val': 'CE(z), val old px',
+    'ce_after_val': "CE(z'), val old px",
+    'newest_up_val': 'newest class up, val old px (%)',
+    'ce_before_train': 'CE(z), train old px',
+    'ce_after_train': "CE(z'), train old px",
+    'newest_up_train': 'newest class up, train old px (%)',
+}
 
 
 def run_learner(args) -> None:
@@ -219,21 +263,20 @@ def run_learner(args) -> None:
                 row.update(learner_metrics(config, options, wdir, t))
             per_seed.append(steps)
         rows[name] = per_seed
-    print(f'\nmIoU (%) after each step and the learner on old-class pixels, mean over seeds '
-          f'{args.seeds} (each seed in brackets)\n')
-    print('| method | step | old | new | old, images with a new class | '
-          'CE(z) old-class pixels | CE(z\') after the learner\'s step |')
-    print('| --- | --- | --- | --- | --- | --- | --- |')
+    print(f'\nmIoU (%) after each step and the learner on old-class pixels (classes 1-{NUM_OLD}) '
+          f'of the validation and training images, mean over seeds {args.seeds} (each seed in '
+          f'brackets)\n')
+    print('| method | step | ' + ' | '.join(LEARNER_COLUMNS.values()) + ' |')
+    print('| --- ' * (len(LEARNER_COLUMNS) + 2) + '|')
     for name, runs in rows.items():
         for step in range(len(runs[0])):
-            cells = [fmt([r[step][k] for r in runs]) for k in
-                     ('old', 'new', 'old_on_new_images', 'ce_before', 'ce_after')]
+            cells = [fmt([r[step][k] for r in runs]) for k in LEARNER_COLUMNS]
             print(f'| {name if step == 0 else ""} | {step} | ' + ' | '.join(cells) + ' |')
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('experiment', choices=['table', 'learner'])
+    parser.add_argument('experiment', choices=['table', 'learner', 'select'])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--work-root', default='work_dirs/ciss_shapes_experiments')
     parser.add_argument('--threads', type=int, default=1, help='OMP threads per run')
@@ -241,7 +284,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--methods', nargs='+', help='only these rows (names as printed)')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    run_table(args) if args.experiment == 'table' else run_learner(args)
+    run_learner(args) if args.experiment == 'learner' else run_table(args)
 
 
 if __name__ == '__main__':
