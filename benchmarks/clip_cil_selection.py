@@ -95,49 +95,69 @@ CANDIDATES: Dict[str, dict] = {
 
 
 def validation_cfg(config: str, seed: int, work_dir: str, options: dict,
-                   common: dict = None) -> Config:
-    """The seeded config with the common and the candidate's overrides, trained on the 75 %
-    and evaluated on the held-out 25 % of each class's training images."""
+                   common: dict = None, fold: int = 0) -> Config:
+    """The seeded config with the common and the candidate's overrides, trained on 75 %
+    and evaluated on the held-out 25 % of each class's training images (``fold`` 0: the last
+    quarter of every class, 1: the one before it, ...)."""
     cfg = seeded_cfg(config, seed, work_dir)
     cfg.merge_from_dict(REFERENCE)
     cfg.merge_from_dict(common or {})
     cfg.merge_from_dict(options)
     train = cfg.train_dataloader.dataset
-    train.update(holdout_fraction=HOLDOUT)
+    train.update(holdout_fraction=HOLDOUT, holdout_fold=fold)
     for key in ('val_dataloader', 'test_dataloader'):
         cfg[key].dataset = dict(train, holdout=True)
     return cfg
 
 
-def seed_table(config: str, names: List[str], seed: int, work_dir: str,
-               common: dict) -> Dict[str, dict]:
-    """Baseline and candidate rows of one seed, cached in ``<work_dir>/seed<seed>.json``."""
-    cache = osp.join(work_dir, f'seed{seed}.json')
+def seed_table(config: str, names: List[str], seed: int, work_dir: str, common: dict,
+               fold: int = 0) -> Dict[str, dict]:
+    """Baseline and candidate rows of one seed and validation fold, cached in
+    ``<work_dir>/seed<seed>.json`` (fold 0) or ``seed<seed>_fold<fold>.json``."""
+    cache = osp.join(work_dir, f'seed{seed}.json' if fold == 0 else f'seed{seed}_fold{fold}.json')
+    work_dir = work_dir if fold == 0 else osp.join(work_dir, f'fold{fold}')
     rows: Dict[str, dict] = {}
     if osp.isfile(cache):
         with open(cache) as f:
             rows = json.load(f)
     if BASELINES[0] not in rows:
-        base_cfg = validation_cfg(config, seed, osp.join(work_dir, 'base'), {}, common)
+        base_cfg = validation_cfg(config, seed, osp.join(work_dir, 'base'), {}, common, fold)
         rows.update(untrained_rows(base_cfg))
     for name in names:
         if name in rows:
             continue
         run_dir = osp.join(work_dir, f'seed{seed}', name.replace(' ', '_').replace('/', ''))
-        row = trained_rows('candidate', validation_cfg(config, seed, run_dir,
-                                                       CANDIDATES[name], common))['candidate']
+        row = trained_rows('candidate', validation_cfg(config, seed, run_dir, CANDIDATES[name],
+                                                       common, fold))['candidate']
         rows[name] = row
-        print(name, seed, {k: v for k, v in row.items() if k != 'acc_matrix'}, flush=True)
-        os.makedirs(work_dir, exist_ok=True)
+        print(name, seed, fold, {k: v for k, v in row.items() if k != 'acc_matrix'},
+              flush=True)
+        os.makedirs(osp.dirname(cache), exist_ok=True)
         with open(cache, 'w') as f:
             json.dump(rows, f, indent=2)
     return rows
 
 
+def fold_mean(tables: List[Dict[str, dict]], names: List[str]) -> Dict[str, dict]:
+    """Rows of one seed averaged over validation folds (equal-size folds: the mean of the
+    fold accuracies is the accuracy over every training image)."""
+    out = {}
+    for name in list(BASELINES) + names:
+        rows = [t[name] for t in tables]
+        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in ('Last', 'Avg',
+                                                                       'forgetting')}
+        out[name]['acc_matrix'] = [[float(np.mean([r['acc_matrix'][t][j] for r in rows]))
+                                    for j in range(len(row))]
+                                   for t, row in enumerate(rows[0]['acc_matrix'])]
+    return out
+
+
 def print_table(by_seed: Dict[int, Dict[str, dict]], names: List[str], seeds: List[int],
-                title: str) -> None:
-    print(f'\n{title}; validation split ({HOLDOUT:.0%} of each class\'s training images), '
-          f'mean (each seed {seeds}), %\n')
+                title: str, folds: int = 1) -> None:
+    where = (f'validation split ({HOLDOUT:.0%} of each class\'s training images)' if folds == 1
+             else f'{folds} validation folds ({HOLDOUT:.0%} of each class\'s training images '
+             'each, metrics averaged over the folds)')
+    print(f'\n{title}; {where}, mean (each seed {seeds}), %\n')
     print('| setting | Last | Avg | forgetting | last task right after training | '
           'Last - best baseline (spread) | Avg - best baseline (spread) |')
     print('|---|---|---|---|---|---|---|')
@@ -164,6 +184,9 @@ def main() -> None:
                         help='task splits INIT:INCREMENT (classes of task 0 : of each later task)')
     parser.add_argument('--candidates', nargs='+', default=list(CANDIDATES),
                         choices=list(CANDIDATES))
+    parser.add_argument('--folds', type=int, default=1, choices=range(1, int(1 / HOLDOUT) + 1),
+                        help='validation folds per seed (1: the last quarter of every class; '
+                        '4: every training image validated once)')
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_selection'))
     args = parser.parse_args()
     results = {}
@@ -171,12 +194,14 @@ def main() -> None:
         init, increment = (int(v) for v in split.split(':'))
         common = {'model.init_class': init, 'model.increment': increment}
         work_dir = osp.join(args.work_dir, f'b{init}-inc{increment}')
-        by_seed = {s: seed_table(args.config, args.candidates, s, work_dir, common)
+        by_seed = {s: fold_mean([seed_table(args.config, args.candidates, s, work_dir, common, f)
+                                 for f in range(args.folds)], args.candidates)
                    for s in args.seeds}
-        print_table(by_seed, args.candidates, args.seeds, f'B{init}-inc{increment}')
+        print_table(by_seed, args.candidates, args.seeds, f'B{init}-inc{increment}', args.folds)
         results[split] = by_seed
     with open(osp.join(args.work_dir, 'selection.json'), 'w') as f:
-        json.dump(dict(seeds=args.seeds, holdout_fraction=HOLDOUT, config=args.config,
+        json.dump(dict(seeds=args.seeds, holdout_fraction=HOLDOUT, folds=args.folds,
+                       config=args.config,
                        reference=REFERENCE, candidates={n: CANDIDATES[n] for n in args.candidates},
                        results=results), f, indent=2)
 
