@@ -10,12 +10,19 @@ A candidate is a named set of config overrides (``CANDIDATES``) applied over ``R
 the recipe's plain settings (old prompts frozen, no image adapter, 10 prompt epochs per
 task), so the names keep their meaning whatever the config's own values. ``--splits`` runs
 the candidates on several task splits (``INIT:INCREMENT``). For each split it prints a
-markdown table (mean and each seed of Last / Avg / forgetting; the accuracy on the last task
-right after it is trained; Last and Avg minus the better untrained baseline, with the
+markdown table (mean and each seed of Last / Avg / forgetting; ``A[0]``, the accuracy after
+task 0, which weighs as much in Avg as Last does on two tasks; the accuracy on the last
+task right after it is trained; Last and Avg minus the better untrained baseline, with the
 larger seed spread (max - min) of the two rows and whether the margin exceeds it) and
 writes ``selection.json`` in ``--work-dir``; finished runs are cached there.
 
+``--folds 4`` validates every candidate on the four quarters of each class's training
+images in turn (``holdout_fold`` 0..3; every training image validated once, 960 images per
+seed instead of 240) and averages the metrics over the folds; without ``--candidates`` it
+runs ``FOLD_CANDIDATES``.
+
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --splits 4:4 8:4 12:4
+    OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --folds 4
 """
 import argparse
 import json
@@ -54,6 +61,15 @@ def adapter_lr(mult: float) -> dict:
 PREVIOUS = 'old prompts keep training, image adapter, 30 epochs, task 0 too'
 DEFAULT_SETTINGS = dict(JOINT, **ADAPTER, **EPOCHS30,
                         **{'train_cfg.stages.prompts.init_max_epochs': 30})
+DEFAULT_NAME = PREVIOUS + ', adapter lr x10 (the default)'
+DEFAULT_OPTIONS = dict(DEFAULT_SETTINGS, **adapter_lr(10.0))
+
+
+def task0_lr(lr: float) -> dict:
+    """Stage ``prompts`` of task 0 at learning rate ``lr`` (the config's ``init_lr``)."""
+    return {'train_cfg.stages.prompts.init_lr': lr}
+
+
 MLP128 = {'model.image_adapter': dict(type='ResidualMLPAdapter', hidden_dim=128)}
 CANDIDATES: Dict[str, dict] = {
     'reference settings': {},
@@ -78,7 +94,7 @@ CANDIDATES: Dict[str, dict] = {
     'old prompts keep training, image adapter, hinge weight 0.1, 30 epochs': dict(
         JOINT, **ADAPTER, **EPOCHS30, **{'model.text_hinge_loss.loss_weight': 0.1}),
     PREVIOUS: DEFAULT_SETTINGS,
-    PREVIOUS + ', adapter lr x10 (the default)': dict(DEFAULT_SETTINGS, **adapter_lr(10.0)),
+    DEFAULT_NAME: DEFAULT_OPTIONS,
     PREVIOUS + ', adapter lr x30': dict(DEFAULT_SETTINGS, **adapter_lr(30.0)),
     PREVIOUS + ', adapter lr x100': dict(DEFAULT_SETTINGS, **adapter_lr(100.0)),
     PREVIOUS + ', residual MLP adapter (hidden 128)': dict(DEFAULT_SETTINGS, **MLP128),
@@ -89,9 +105,20 @@ CANDIDATES: Dict[str, dict] = {
         DEFAULT_SETTINGS, **MLP128, **adapter_lr(10.0)),
     PREVIOUS + ', LoRA rank 4 on the last vision layer': dict(
         DEFAULT_SETTINGS, **{'model.lora': dict(rank=4, alpha=8, layers=[1])}),
+    DEFAULT_NAME + ', task-0 lr 0.003': dict(DEFAULT_OPTIONS, **task0_lr(0.003)),
+    DEFAULT_NAME + ', task-0 lr 0.001': dict(DEFAULT_OPTIONS, **task0_lr(0.001)),
+    DEFAULT_NAME + ', w/o hinge': dict(DEFAULT_OPTIONS, **NO_HINGE),
+    PREVIOUS + ', adapter lr x3': dict(DEFAULT_SETTINGS, **adapter_lr(3.0)),
+    DEFAULT_NAME + ', 60 epochs': dict(DEFAULT_OPTIONS, **{
+        'train_cfg.stages.prompts.max_epochs': 60, 'train_cfg.stages.prompts.init_max_epochs': 60}),
     'w/o hinge, replay 20 per class': dict(NO_HINGE, **REPLAY20),
     'w/o hinge, Gaussian shrinkage 0.5': dict(NO_HINGE, **SHRINK),
 }
+
+# the default and the settings around it, on every validation fold (``--folds 4``)
+FOLD_CANDIDATES = [PREVIOUS, DEFAULT_NAME, PREVIOUS + ', adapter lr x3'] + [
+    DEFAULT_NAME + suffix for suffix in (', task-0 lr 0.003', ', task-0 lr 0.001', ', w/o hinge',
+                                         ', 60 epochs')]
 
 
 def validation_cfg(config: str, seed: int, work_dir: str, options: dict,
@@ -158,14 +185,15 @@ def print_table(by_seed: Dict[int, Dict[str, dict]], names: List[str], seeds: Li
              else f'{folds} validation folds ({HOLDOUT:.0%} of each class\'s training images '
              'each, metrics averaged over the folds)')
     print(f'\n{title}; {where}, mean (each seed {seeds}), %\n')
-    print('| setting | Last | Avg | forgetting | last task right after training | '
-          'Last - best baseline (spread) | Avg - best baseline (spread) |')
-    print('|---|---|---|---|---|---|---|')
+    print('| setting | Last | Avg | forgetting | A[0] (after task 0) | last task right after '
+          'training | Last - best baseline (spread) | Avg - best baseline (spread) |')
+    print('|---|---|---|---|---|---|---|---|')
     best = {k: max(BASELINES, key=lambda n: np.mean([by_seed[s][n][k] for s in seeds]))
             for k in ('Last', 'Avg')}
     for name in list(BASELINES) + names:
         rows = [by_seed[s][name] for s in seeds]
         cells = [fmt([r[k] for r in rows]) for k in ('Last', 'Avg', 'forgetting')]
+        cells.append(fmt([r['acc_matrix'][0][0] for r in rows]))
         cells.append(fmt([r['acc_matrix'][-1][-1] for r in rows]))
         for k in ('Last', 'Avg'):
             values = [r[k] for r in rows]
@@ -182,13 +210,15 @@ def main() -> None:
     parser.add_argument('--seeds', type=int, nargs='+', default=[1993, 0, 1])
     parser.add_argument('--splits', nargs='+', default=['12:4'],
                         help='task splits INIT:INCREMENT (classes of task 0 : of each later task)')
-    parser.add_argument('--candidates', nargs='+', default=list(CANDIDATES),
-                        choices=list(CANDIDATES))
+    parser.add_argument('--candidates', nargs='+', choices=list(CANDIDATES),
+                        help='default: every candidate with one fold, FOLD_CANDIDATES with more')
     parser.add_argument('--folds', type=int, default=1, choices=range(1, int(1 / HOLDOUT) + 1),
                         help='validation folds per seed (1: the last quarter of every class; '
                         '4: every training image validated once)')
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_selection'))
     args = parser.parse_args()
+    if args.candidates is None:
+        args.candidates = list(CANDIDATES) if args.folds == 1 else FOLD_CANDIDATES
     results = {}
     for split in args.splits:
         init, increment = (int(v) for v in split.split(':'))
