@@ -22,12 +22,19 @@ seed instead of 240) and averages the metrics over the folds; without ``--candid
 runs ``FOLD_CANDIDATES``.
 
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --splits 4:4 8:4 12:4
+``--positives caption`` runs the table on a tiny CLIP pretrained with caption-level pairs
+(``tools/pretrain_tiny_clip.py --positives caption``, into ``data/tiny_clip_shapes_caption``,
+pretrained first if missing), baselines included.
+
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --folds 4
+    OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --folds 4 --positives caption
 """
 import argparse
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 from typing import Dict, List
 
 import numpy as np
@@ -204,6 +211,17 @@ def print_table(by_seed: Dict[int, Dict[str, dict]], names: List[str], seeds: Li
         print(f'| {name} | ' + ' | '.join(cells) + ' |')
 
 
+def pretrained_clip(positives: str) -> str:
+    """The tiny CLIP folder pretrained with ``--positives positives`` (the config's own for
+    ``'class'``); ``tools/pretrain_tiny_clip.py`` runs once if the folder is missing."""
+    folder = osp.join(ROOT, 'data', 'tiny_clip_shapes' + ('' if positives == 'class' else
+                                                          f'_{positives}'))
+    if not osp.isfile(osp.join(folder, 'model.safetensors')):
+        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'pretrain_tiny_clip.py'),
+                        '--positives', positives, '--out', folder], check=True)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEFAULT)
@@ -215,6 +233,9 @@ def main() -> None:
     parser.add_argument('--folds', type=int, default=1, choices=range(1, int(1 / HOLDOUT) + 1),
                         help='validation folds per seed (1: the last quarter of every class; '
                         '4: every training image validated once)')
+    parser.add_argument('--positives', default='class', choices=('class', 'caption'),
+                        help="the tiny CLIP's pretraining pairs (tools/pretrain_tiny_clip.py "
+                        "--positives; baselines and candidates all use that CLIP)")
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_selection'))
     args = parser.parse_args()
     if args.candidates is None:
@@ -224,14 +245,19 @@ def main() -> None:
         init, increment = (int(v) for v in split.split(':'))
         common = {'model.init_class': init, 'model.increment': increment}
         work_dir = osp.join(args.work_dir, f'b{init}-inc{increment}')
+        title = f'B{init}-inc{increment}'
+        if args.positives != 'class':
+            common['model.clip.pretrained'] = pretrained_clip(args.positives)
+            work_dir += f'-{args.positives}-positives'
+            title += f', tiny CLIP pretrained with {args.positives} positives'
         by_seed = {s: fold_mean([seed_table(args.config, args.candidates, s, work_dir, common, f)
                                  for f in range(args.folds)], args.candidates)
                    for s in args.seeds}
-        print_table(by_seed, args.candidates, args.seeds, f'B{init}-inc{increment}', args.folds)
+        print_table(by_seed, args.candidates, args.seeds, title, args.folds)
         results[split] = by_seed
     with open(osp.join(args.work_dir, 'selection.json'), 'w') as f:
         json.dump(dict(seeds=args.seeds, holdout_fraction=HOLDOUT, folds=args.folds,
-                       config=args.config,
+                       positives=args.positives, config=args.config,
                        reference=REFERENCE, candidates={n: CANDIDATES[n] for n in args.candidates},
                        results=results), f, indent=2)
 

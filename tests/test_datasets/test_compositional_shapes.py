@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from cissreg.datasets.cil import CompositionalShapesCILDataset
-from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption, composition_names,
-                                                       random_attributes, render)
+from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption, caption_describes,
+                                                       composition_names, random_attributes, render)
 
 
 def test_seen_and_held_out_pairs_partition_the_words():
@@ -76,3 +76,16 @@ def test_holdout_carves_a_validation_split_from_the_training_images():
                           (dict(holdout_fold=1), 'holdout_fold=1 needs holdout_fraction > 0')):
         with pytest.raises(ValueError, match=match):
             CompositionalShapesCILDataset(num_train=2, num_test=2, **kwargs)
+
+
+def test_caption_describes_an_image_when_every_word_holds():
+    attrs = dict(size='small', texture='striped', position='left')
+    assert caption_describes('red star.', 'red', 'star', attrs)
+    assert caption_describes('small striped red star left.', 'red', 'star', attrs)
+    assert not caption_describes('large red star.', 'red', 'star', attrs)
+    assert not caption_describes('red circle.', 'red', 'star', attrs)
+    assert not caption_describes('small red star right.', 'red', 'star', attrs)
+    rng = np.random.RandomState(0)
+    for _ in range(50):  # a caption always describes its own image
+        a = random_attributes(rng)
+        assert caption_describes(caption('blue', 'ring', a, rng), 'blue', 'ring', a)
