@@ -149,6 +149,12 @@ def print_margins(table: Dict[str, Dict[int, Dict[str, float]]], seeds: List[int
         print(f'    per seed (same class order): {" / ".join(f"{d:+.1f}" for d in paired)}; '
               f'spread of the difference {np.ptp(paired):.1f}: '
               f'{"beyond it" if paired.mean() > np.ptp(paired) else "NOT beyond it"}')
+        if key == 'Avg':  # Avg = mean of A[t]; A[0] (task 0 alone) weighs as much as Last
+            a0 = {n: [table[n][s]['acc_matrix'][0][0] for s in seeds]
+                  for n in ('full method', best)}
+            print(f'    A[0] (after task 0): full method {fmt(a0["full method"])}, {best} '
+                  f'{fmt(a0[best])}; per seed '
+                  + ' / '.join(f'{m - b:+.1f}' for m, b in zip(*a0.values())))
 
 
 def mean_matrix(matrices: List[List[List[float]]]) -> List[List[float]]:

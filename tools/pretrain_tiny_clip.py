@@ -5,7 +5,9 @@ the held-out pairs are the classes of the CLIP CIL default benchmark. The result
 Hugging Face folder (``config.json`` + ``model.safetensors``) that
 ``configs/clip_cil/clip_cil_tiny-pretrained_b12-inc4_shapes.py`` loads, plus
 ``pretrain_log.json`` (loss curve, zero-shot accuracy on seen and held-out compositions).
-A finished folder is reused (the cache); ``--force`` retrains.
+A finished folder is reused (the cache); ``--force`` retrains. ``--positives caption``
+counts an image and a caption as a pair only when every word of the caption holds for the
+image (the default, ``class``: when they name the same colour and shape).
 
     python tools/pretrain_tiny_clip.py              # -> data/tiny_clip_shapes (~1.5 CPU-min)
 """
@@ -19,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cissreg.datasets.cil.compositional_shapes import (caption, composition_names,
-                                                       random_attributes, render)
+from cissreg.datasets.cil.compositional_shapes import (caption, caption_describes,
+                                                       composition_names, random_attributes, render)
 from cissreg.models.clip import build_clip_model, encode_image, encode_text_ids
 from cissreg.registry import MODELS, TASK_UTILS
 from cissreg.utils import register_all_modules
@@ -42,8 +44,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--pool', type=int, default=8000, help='pre-rendered images')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--positives', default='class', choices=('class', 'caption'),
+                        help="an image's positive captions: 'class' those naming its colour "
+                        "and shape, 'caption' those whose every word holds for it")
     parser.add_argument('--force', action='store_true', help='retrain an existing folder')
     return parser.parse_args()
+
+
+def positives(meta: list, idx: np.ndarray, texts: list, rule: str) -> torch.Tensor:
+    """[B, B] float mask: image ``idx[a]`` and caption ``texts[b]`` (of image ``idx[b]``) are
+    a positive pair. ``'class'``: the two images share colour and shape; ``'caption'``: every
+    word of the caption holds for the image (``"small red star."`` is not a positive of a
+    large red star). The diagonal is always positive."""
+    if rule == 'class':
+        return torch.tensor([[meta[i][:2] == meta[j][:2] for j in idx] for i in idx]).float()
+    return torch.tensor([[caption_describes(t, *meta[i]) for t in texts] for i in idx]).float()
 
 
 def make_pool(num: int, seed: int, preprocessor):
@@ -104,10 +119,9 @@ def main() -> None:
         image = F.normalize(encode_image(clip, pool[idx]), dim=-1)
         text = F.normalize(encode_text_ids(clip, tokenizer(texts, CONTEXT_LENGTH)), dim=-1)
         logits = clip.logit_scale.exp().clamp(max=100) * image @ text.t()
-        # captions naming the same colour and shape are positives of each other
-        same = torch.tensor([[meta[i][:2] == meta[j][:2] for j in idx] for i in idx])
-        target = same.float() / same.sum(1, keepdim=True)
-        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+        match = positives(meta, idx, texts, args.positives)  # [image, caption]
+        loss = (F.cross_entropy(logits, match / match.sum(1, keepdim=True)) +
+                F.cross_entropy(logits.t(), match.t() / match.t().sum(1, keepdim=True))) / 2
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -118,6 +132,7 @@ def main() -> None:
             print(log[-1], flush=True)
     clip.eval()
     result = dict(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                  positives=args.positives,
                   seconds=round(time.time() - start, 1),
                   zero_shot_seen=zero_shot(clip, tokenizer, preprocessor, True, 123),
                   zero_shot_held_out=zero_shot(clip, tokenizer, preprocessor, False, 123),

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from cissreg.datasets.cil import CompositionalShapesCILDataset
-from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption, composition_names,
-                                                       random_attributes, render)
+from cissreg.datasets.cil.compositional_shapes import (COLOURS, SHAPES, caption, caption_describes,
+                                                       composition_names, random_attributes, render)
 
 
 def test_seen_and_held_out_pairs_partition_the_words():
@@ -37,6 +37,26 @@ def test_rendered_colour_and_dataset_are_deterministic():
     assert set(a.metainfo['classes']) == {f'{c} {s}' for c, s in composition_names(False)}
 
 
+def test_holdout_folds_validate_every_training_image_once():
+    full = CompositionalShapesCILDataset(num_train=8, class_order_seed=0)
+    ids = lambda ds: [s['img'].tobytes() for s in ds.data_list]  # noqa: E731
+    folds = [CompositionalShapesCILDataset(num_train=8, class_order_seed=0, holdout_fraction=0.25,
+                                           holdout_fold=f, holdout=True) for f in range(4)]
+    held = [i for fold in folds for i in ids(fold)]
+    assert sorted(held) == sorted(ids(full))  # the four folds partition the training images
+    assert all(np.bincount(f.get_gt_labels()).tolist() == [2] * 16 for f in folds)
+    train = CompositionalShapesCILDataset(num_train=8, class_order_seed=0, holdout_fraction=0.25,
+                                          holdout_fold=2)
+    assert sorted(ids(train) + ids(folds[2])) == sorted(ids(full))
+    # fold 0 is the last quarter of every class: the default carve
+    last = CompositionalShapesCILDataset(num_train=8, class_order_seed=0, holdout_fraction=0.25,
+                                         holdout=True)
+    assert ids(last) == ids(folds[0])
+    per_class = [s['img'].tobytes() for s in full.data_list if s['ori_label'] == 0]
+    assert [s['img'].tobytes() for s in folds[3].data_list if s['ori_label'] == 0] == \
+        per_class[:2]
+
+
 def test_holdout_carves_a_validation_split_from_the_training_images():
     full = CompositionalShapesCILDataset(num_train=8, class_order_seed=0)
     train = CompositionalShapesCILDataset(num_train=8, class_order_seed=0, holdout_fraction=0.25)
@@ -50,6 +70,22 @@ def test_holdout_carves_a_validation_split_from_the_training_images():
     assert val.metainfo['classes'] == full.metainfo['classes']
     for kwargs, match in ((dict(split='test', holdout_fraction=0.2), "split='test'"),
                           (dict(holdout=True), 'holdout_fraction > 0'),
-                          (dict(holdout_fraction=1.0), r'in \[0, 1\), got 1.0')):
+                          (dict(holdout_fraction=1.0), r'in \[0, 1\), got 1.0'),
+                          (dict(holdout_fraction=0.25, holdout_fold=4),
+                           r'holdout_fold must be in \[0, 4\) .* got 4'),
+                          (dict(holdout_fold=1), 'holdout_fold=1 needs holdout_fraction > 0')):
         with pytest.raises(ValueError, match=match):
             CompositionalShapesCILDataset(num_train=2, num_test=2, **kwargs)
+
+
+def test_caption_describes_an_image_when_every_word_holds():
+    attrs = dict(size='small', texture='striped', position='left')
+    assert caption_describes('red star.', 'red', 'star', attrs)
+    assert caption_describes('small striped red star left.', 'red', 'star', attrs)
+    assert not caption_describes('large red star.', 'red', 'star', attrs)
+    assert not caption_describes('red circle.', 'red', 'star', attrs)
+    assert not caption_describes('small red star right.', 'red', 'star', attrs)
+    rng = np.random.RandomState(0)
+    for _ in range(50):  # a caption always describes its own image
+        a = random_attributes(rng)
+        assert caption_describes(caption('blue', 'ring', a, rng), 'blue', 'ring', a)

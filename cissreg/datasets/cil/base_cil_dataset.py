@@ -45,6 +45,10 @@ class BaseCILDataset(BaseDataset):
             validation split (the last ``round(fraction * n_c)`` of the class, no
             randomness), to choose settings without touching the test split. Defaults to 0.
         holdout (bool): Return the held-out samples instead of the rest. Defaults to False.
+        holdout_fold (int): Which block of ``round(fraction * n_c)`` samples is held out,
+            counted from the end of the class: 0 the last block, 1 the one before it, ...
+            (``k``-fold validation with ``fraction = 1 / k`` and folds ``0..k-1`` validates
+            every training sample once). Defaults to 0.
     """
 
     def __init__(self,
@@ -55,7 +59,8 @@ class BaseCILDataset(BaseDataset):
                  pipeline: Sequence[dict] = (),
                  lazy_init: bool = False,
                  holdout_fraction: float = 0.0,
-                 holdout: bool = False) -> None:
+                 holdout: bool = False,
+                 holdout_fold: int = 0) -> None:
         if split not in ('train', 'test'):
             raise ValueError(f"{type(self).__name__}: split must be 'train' or 'test', got "
                              f'{split!r}')
@@ -67,8 +72,16 @@ class BaseCILDataset(BaseDataset):
                              f"validation split from split='train', got split={split!r}")
         if holdout and holdout_fraction == 0:
             raise ValueError(f'{type(self).__name__}: holdout=True needs holdout_fraction > 0')
+        if holdout_fold and holdout_fraction == 0:
+            raise ValueError(f'{type(self).__name__}: holdout_fold={holdout_fold} needs '
+                             'holdout_fraction > 0')
+        if holdout_fold < 0 or (holdout_fold + 1) * holdout_fraction > 1 + 1e-9:
+            raise ValueError(f'{type(self).__name__}: holdout_fold must be in [0, '
+                             f'{1 / holdout_fraction:g}) for holdout_fraction='
+                             f'{holdout_fraction}, got {holdout_fold}')
         self.split = split
         self.holdout_fraction, self.holdout = holdout_fraction, holdout
+        self.holdout_fold = holdout_fold
         self.class_order_seed = class_order_seed
         self._class_order = None if class_order is None else [int(c) for c in class_order]
         super().__init__(data_root=data_root, pipeline=list(pipeline),
@@ -107,7 +120,9 @@ class BaseCILDataset(BaseDataset):
             by_class.setdefault(sample['ori_label'], []).append(i)
         held = set()
         for idx in by_class.values():
-            held.update(idx[len(idx) - int(round(self.holdout_fraction * len(idx))):])
+            size = int(round(self.holdout_fraction * len(idx)))
+            end = len(idx) - self.holdout_fold * size
+            held.update(idx[max(end - size, 0):end])
         return [s for i, s in enumerate(samples) if (i in held) == self.holdout]
 
     def get_gt_labels(self) -> np.ndarray:

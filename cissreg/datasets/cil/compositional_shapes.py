@@ -111,6 +111,13 @@ def caption(colour: str, shape: str, attrs: Dict[str, str], rng: np.random.Rando
     return ' '.join(words) + '.'
 
 
+def caption_describes(text: str, colour: str, shape: str, attrs: Dict[str, str]) -> bool:
+    """Whether every word of a :func:`caption` holds for an image of ``colour``, ``shape`` and
+    ``attrs``: ``"small red star."`` describes a small red star whatever its texture and
+    position, not a large one; the bare ``"red star."`` describes every red star."""
+    return set(text.rstrip('.').split()) <= {colour, shape, *attrs.values()}
+
+
 @DATASETS.register_module()
 class CompositionalShapesCILDataset(BaseCILDataset):
     """The held-out colour-shape compositions as a class-incremental benchmark (16 classes).
