@@ -5,8 +5,9 @@ Three experiments, each over seeds (default 0 1 2), printed as markdown (mean an
 * ``table``: fine-tuning, DKD, DKD-M, DKD + gradient learner and joint training; mIoU old /
   new / all / hIoU after every step; with ``--plot`` the per-step plot of the first seed.
 * ``learner``: DKD; DKD + learner without and with phase replay; DKD-M + learner (the
-  exemplars' old-class pixels are trusted); + pseudo-gradient alignment with beta 0.1 and 1; controls: alignment with an untrained learner (Adam lr 0) and with the old model's
-  argmax pseudo gradient. Per step: old / new mIoU, the old-class mIoU on validation images
+  exemplars' old-class pixels are trusted); + pseudo-gradient alignment with beta 0.1 and 1;
+  controls: alignment with an untrained learner (Adam lr 0) and with the old model's argmax
+  pseudo gradient. Per step: old / new mIoU, the old-class mIoU on validation images
   that also hold a new class, and on the old-class pixels of the validation and of the
   training images the cross entropy before and after the learner's simulated step (``CE(z)``
   -> ``CE(z')``, ``z' = z - eta * alpha * tau * h_w(z) / ||h_w(z)||``; lower after = the
