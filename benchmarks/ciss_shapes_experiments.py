@@ -127,12 +127,12 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float('nan')
 
 
-def fmt(values: Sequence[float]) -> str:
+def fmt(values: Sequence[float], digits: int = 2) -> str:
     """``mean (a / b / c)``; ``-`` when every value is NaN."""
     if all(math.isnan(v) for v in values):
         return '-'
-    each = ' / '.join(f'{v:.2f}' for v in values)
-    return f'{_mean(values):.2f}' + (f' ({each})' if len(values) > 1 else '')
+    each = ' / '.join(f'{v:.{digits}f}' for v in values)
+    return f'{_mean(values):.{digits}f}' + (f' ({each})' if len(values) > 1 else '')
 
 
 def run_table(args) -> None:
@@ -271,7 +271,8 @@ def run_learner(args) -> None:
     print('| --- ' * (len(LEARNER_COLUMNS) + 2) + '|')
     for name, runs in rows.items():
         for step in range(len(runs[0])):
-            cells = [fmt([r[step][k] for r in runs]) for k in LEARNER_COLUMNS]
+            cells = [fmt([r[step][k] for r in runs], 3 if k.startswith('ce_') else 2)
+                     for k in LEARNER_COLUMNS]
             print(f'| {name if step == 0 else ""} | {step} | ' + ' | '.join(cells) + ' |')
 
 
