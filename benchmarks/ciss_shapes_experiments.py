@@ -205,7 +205,8 @@ def learner_metrics(config: str, options: List[str], wdir: str, task: int) -> di
     num_seen = model.num_seen
     conf = torch.zeros(num_seen + 1, num_seen + 1, dtype=torch.long)
     out = {}
-    for split, name in (('val', 'val'), ('train_aug', 'train')):
+    splits = [('val', 'val')] + ([('train_aug', 'train')] if learner is not None else [])
+    for split, name in splits:
         dataset = DATASETS.build(dict(cfg.val_dataloader.dataset, split=split))
         ce_before = ce_after = newest_up = count = 0.0
         for i in range(len(dataset)):
@@ -271,7 +272,7 @@ def run_learner(args) -> None:
     print('| --- ' * (len(LEARNER_COLUMNS) + 2) + '|')
     for name, runs in rows.items():
         for step in range(len(runs[0])):
-            cells = [fmt([r[step][k] for r in runs], 3 if k.startswith('ce_') else 2)
+            cells = [fmt([r[step].get(k, math.nan) for r in runs], 3 if k.startswith('ce_') else 2)
                      for k in LEARNER_COLUMNS]
             print(f'| {name if step == 0 else ""} | {step} | ' + ' | '.join(cells) + ' |')
 
