@@ -1,6 +1,6 @@
 """When to train the gradient learner (the ``GradLearner`` module decides what it computes)."""
 import copy
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 from mmengine.dist import all_reduce, get_dist_info
@@ -8,7 +8,7 @@ from mmengine.model import is_model_wrapper
 from torch.nn.parallel import DistributedDataParallel
 
 from cissreg.models.layers.grad_learner import GradLearner, grow_optimizer_state
-from cissreg.models.layers.pixel_replay import PixelReplay
+from cissreg.models.layers.pixel_replay import ImageReplay, PixelReplay
 from cissreg.registry import HOOKS, MODELS
 
 from .incremental_hook import IncrementalHook
@@ -44,6 +44,18 @@ class GradLearnerHook(IncrementalHook):
     pixels; a stored pixel's logits of classes added after its step are set to its auxiliary
     logit (DKD starts every new classifier as a copy of the auxiliary one).
 
+    **Image replay** (``replay_images_per_step > 0``, off by default): the same sampling keeps
+    ``replay_images_per_step`` training images of every step's last epoch (the segmentor's
+    preprocessed inputs with their trusted labels). Every later learner step forwards
+    ``replay_images`` of them through the *current* model (no gradient, every module in eval
+    mode for the call, modes restored after it) and adds their trusted pixels to the batch's
+    before sampling: the learner sees old classes with the logits the current classifiers
+    give them, which the logit buffer above cannot provide.
+
+    ``class_balanced=True`` weights every sampled pixel by ``1 / n_y`` (``n_y`` pixels of its
+    class in the sample) and averages over the classes present, so the newest class's pixels,
+    usually the majority of an overlap step's trusted pixels, do not decide the fit alone.
+
     The hook also hands the learner to the segmentor (``model.grad_predictor``, not a
     submodule) before every iteration, for its optional pseudo-gradient alignment loss.
 
@@ -64,6 +76,11 @@ class GradLearnerHook(IncrementalHook):
             replay off. Defaults to 0.
         replay_samples (int, optional): Buffer pixels added to every learner step. Defaults
             to ``samples``.
+        replay_images_per_step (int): Images kept per finished step for image replay; 0
+            turns it off. Defaults to 0.
+        replay_images (int): Buffer images forwarded in every learner step. Defaults to 8.
+        class_balanced (bool): Weight pixels by the inverse of their class's count in the
+            sample. Defaults to False.
     """
 
     priority = 'NORMAL'
@@ -79,7 +96,10 @@ class GradLearnerHook(IncrementalHook):
                  warmup: int = 0,
                  seed: int = 0,
                  replay_per_step: int = 0,
-                 replay_samples: Optional[int] = None) -> None:
+                 replay_samples: Optional[int] = None,
+                 replay_images_per_step: int = 0,
+                 replay_images: int = 8,
+                 class_balanced: bool = False) -> None:
         self.learner_cfg = dict(learner or dict(type='GradLearner', hidden=64, layers=2))
         self.loss_fit = MODELS.build(loss_fit or dict(type='FitnessLoss', loss_weight=1.0))
         self.samples, self.alpha, self.eta, self.eps = samples, alpha, eta, eps
@@ -89,6 +109,8 @@ class GradLearnerHook(IncrementalHook):
         self.replay_per_step = int(replay_per_step)
         self.replay_samples = samples if replay_samples is None else int(replay_samples)
         self.replay = PixelReplay(self.replay_per_step, self.generator)
+        self.image_replay = ImageReplay(int(replay_images_per_step), self.generator)
+        self.replay_images, self.class_balanced = int(replay_images), class_balanced
         self.learner: Optional[GradLearner] = None
         self.optimizer: Optional[torch.optim.Adam] = None
         self._ddp: Optional[DistributedDataParallel] = None
@@ -141,10 +163,12 @@ class GradLearnerHook(IncrementalHook):
         self._task_start.setdefault(int(task_id), runner.epoch)
 
     def before_train_epoch(self, runner) -> None:
-        self.replay.start_epoch()  # keep the last epoch's pixels of the step
+        self.replay.start_epoch()  # keep the last epoch's pixels (and images) of the step
+        self.image_replay.start_epoch()
 
     def after_train_task(self, runner, task_id: int) -> None:
         self.replay.finish_step(int(task_id))
+        self.image_replay.finish_step(int(task_id))
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = self._model(runner)
@@ -169,20 +193,41 @@ class GradLearnerHook(IncrementalHook):
         start = self._task_start.get(getattr(runner.train_loop, 'task', 0), 0)
         loss = None
         if runner.epoch - start >= self.warmup and not main_skipped:
-            loss = self.step(logits, trusted)
+            loss = self.step(logits, trusted, cache.get('inputs'),
+                             lambda x: self._frozen_logits(model, x))
         if loss is None:
             self.skipped += 1
         else:
             runner.message_hub.update_scalar('train/loss_grad', float(loss))
         runner.message_hub.update_scalar('train/grad_skipped', self.skipped)
 
-    def step(self, logits: torch.Tensor, trusted: torch.Tensor) -> Optional[torch.Tensor]:
+    @staticmethod
+    @torch.no_grad()
+    def _frozen_logits(model, inputs: torch.Tensor) -> torch.Tensor:
+        """``model``'s logits ``[K, 1 + C, H, W]`` with every module in eval mode (no BN
+        statistic or dropout draw), the modules' modes restored afterwards."""
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            return model.seg_logits(inputs)[1]
+        finally:
+            for m, training in modes:
+                m.training = training
+
+    def step(self, logits: torch.Tensor, trusted: torch.Tensor,
+             inputs: Optional[torch.Tensor] = None,
+             forward: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+             ) -> Optional[torch.Tensor]:
         """One learner update from a batch; ``None`` when skipped (no trusted pixel on any
         rank, or non-finite logits on a rank).
 
         Args:
             logits (Tensor): ``[N, 1 + C, H, W]`` logits (channel 0 is the auxiliary one).
             trusted (Tensor): ``[N, H, W]`` trusted labels (0 background, 255 ignore).
+            inputs (Tensor, optional): ``[N, 3, H, W]`` the batch's inputs (image replay
+                keeps some of them).
+            forward (callable, optional): The current model, ``[K, 3, H, W]`` ->
+                ``[K, 1 + C, H, W]`` logits (image replay forwards buffer images with it).
 
         Returns:
             Tensor | None: The fitness loss (detached).
@@ -198,6 +243,16 @@ class GradLearnerHook(IncrementalHook):
         if float(stats[0]) == 0 or float(stats[1]) > 0:
             return None
         self.replay.observe(z_all[idx], labels[idx] - 1)
+        if inputs is not None:
+            has_fg = ((trusted != 0) & (trusted != 255)).flatten(1).any(1)
+            self.image_replay.observe(inputs[has_fg], trusted[has_fg])
+        if len(self.image_replay) and forward is not None:
+            x_rep, t_rep = self.image_replay.draw(self.replay_images, logits.device)
+            z_rep = forward(x_rep).detach().permute(0, 2, 3, 1).reshape(-1, num_fg + 1)
+            t_rep = t_rep.reshape(-1)
+            idx_rep = ((t_rep != 0) & (t_rep != 255)).nonzero().squeeze(1) + labels.numel()
+            z_all, labels = torch.cat([z_all, z_rep]), torch.cat([labels, t_rep])
+            idx = torch.cat([idx, idx_rep])
         if idx.numel() > self.samples:
             pick = torch.randperm(idx.numel(), generator=self.generator)[:self.samples]
             idx = idx[pick.to(idx.device)]
@@ -211,7 +266,12 @@ class GradLearnerHook(IncrementalHook):
             loss = net(z_all[:1, 1:]).sum() * 0.0
         else:
             z_prime = self._simulate(net, z, y)
-            loss = self.loss_fit(z_prime, y)
+            if self.class_balanced:
+                counts = torch.bincount(y, minlength=num_fg).to(z_prime.dtype)
+                loss = self.loss_fit(z_prime, y, weight=1.0 / counts[y],
+                                     avg_factor=(counts > 0).sum())
+            else:
+                loss = self.loss_fit(z_prime, y)
         loss.backward()
         self.optimizer.step()
         self.steps += 1
@@ -238,10 +298,11 @@ class GradLearnerHook(IncrementalHook):
 
     def state_dict(self) -> dict:
         """Learner weights, Adam state, sampler RNG, counters, task start epochs and the
-        replay buffer."""
+        replay buffers."""
         state = dict(num_classes=0, skipped=self.skipped, steps=self.steps,
                      generator=self.generator.get_state(), task_start=dict(self._task_start),
-                     replay=self.replay.state_dict())
+                     replay=self.replay.state_dict(),
+                     image_replay=self.image_replay.state_dict())
         if self.learner is not None:
             state.update(num_classes=self.learner.num_classes,
                          learner=self.learner.state_dict(),
@@ -255,6 +316,8 @@ class GradLearnerHook(IncrementalHook):
         self._task_start = {int(k): int(v) for k, v in state['task_start'].items()}
         if 'replay' in state:
             self.replay.load_state_dict(state['replay'])
+        if 'image_replay' in state:
+            self.image_replay.load_state_dict(state['image_replay'])
         if not state['num_classes']:
             return
         device = next(iter(state['learner'].values())).device

@@ -1,4 +1,5 @@
-"""Phase replay of the gradient learner: trusted pixels' logits kept from finished steps."""
+"""Phase replay of the gradient learner: trusted pixels' logits or whole images kept from
+finished steps."""
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -28,7 +29,7 @@ class PixelReplay:
         self._current: Optional[Tuple[Tensor, Tensor, Tensor]] = None
 
     def __len__(self) -> int:
-        return sum(y.numel() for _, y in self.buffer.values())
+        return sum(y.shape[0] for _, y in self.buffer.values())
 
     def start_epoch(self) -> None:
         """Forget the pixels observed so far in this step (keep the last epoch's)."""
@@ -41,13 +42,13 @@ class PixelReplay:
             logits (Tensor): ``[M, 1 + C]`` logits with the auxiliary one first.
             labels (Tensor): ``[M]`` foreground labels in ``[0, C)``.
         """
-        if self.per_step == 0 or labels.numel() == 0:
+        if self.per_step == 0 or labels.shape[0] == 0:
             return
         z, y = logits.detach().float().cpu(), labels.detach().long().cpu()
-        keys = torch.rand(y.numel(), generator=self.generator)
+        keys = torch.rand(y.shape[0], generator=self.generator)
         if self._current is not None:
             cz, cy, ck = self._current
-            if cz.shape[1] == z.shape[1]:
+            if cz.shape[1:] == z.shape[1:]:
                 z, y, keys = torch.cat([cz, z]), torch.cat([cy, y]), torch.cat([ck, keys])
         if keys.numel() > self.per_step:
             keep = keys.topk(self.per_step).indices
@@ -91,3 +92,23 @@ class PixelReplay:
         self.buffer = {int(k): (z.cpu(), y.cpu()) for k, (z, y) in state['buffer'].items()}
         current = state['current']
         self._current = None if current is None else tuple(t.cpu() for t in current)
+
+
+class ImageReplay(PixelReplay):
+    """:class:`PixelReplay` of whole training images: ``per_step`` images ``[3, H, W]`` with
+    their trusted labels ``[H, W]`` kept per finished step (same sampling), drawn unchanged.
+
+    The images are forwarded through the *current* model when drawn, so their logits are the
+    ones the learner is applied to (a stored logit of a class added later cannot be).
+    """
+
+    def draw(self, count: int, device: torch.device) -> Tuple[Tensor, Tensor]:
+        """``count`` buffer images (at most all), without replacement.
+
+        Returns:
+            tuple[Tensor, Tensor]: Images ``[K, 3, H, W]`` and trusted labels ``[K, H, W]``.
+        """
+        x = torch.cat([x for x, _ in self.buffer.values()])
+        y = torch.cat([y for _, y in self.buffer.values()])
+        pick = torch.randperm(y.shape[0], generator=self.generator)[:count]
+        return x[pick].to(device), y[pick].to(device)

@@ -216,3 +216,79 @@ def test_phase_replay_mixes_old_step_pixels_into_every_learner_step_and_is_check
     hook.loss_fit = other.loss_fit = fit
     a, b = hook.step(*_batch(2, c=3)), other.step(*_batch(2, c=3))
     assert torch.equal(a, b)
+
+
+def test_image_replay_forwards_old_step_images_through_the_current_model():
+    hook = GradLearnerHook(samples=10_000, replay_images_per_step=2, replay_images=2, seed=4)
+    seen = []
+    simulate = hook._simulate
+    hook._simulate = lambda net, z, y: seen.append((z.clone(), y.clone())) or simulate(net, z, y)
+    gen = torch.Generator().manual_seed(0)
+    # step 0: images with classes 1-2 trusted
+    logits, trusted = _batch(0, n=3, c=2)
+    inputs = torch.rand(3, 3, 6, 5, generator=gen)
+    hook.ensure_classes(2, logits.device)
+    hook.step(logits, trusted, inputs)
+    hook.image_replay.finish_step(0)
+    kept_x, kept_t = hook.image_replay.buffer[0]
+    assert kept_x.shape == (2, 3, 6, 5)
+    # step 1: only class 3 trusted in the batch; the current model's logits of the kept images
+    logits, trusted = _batch(1, n=2, c=3)
+    trusted[(trusted != 255) & (trusted != 3)] = 0
+    hook.ensure_classes(3, logits.device)
+    weight = torch.randn(4, 3, generator=gen)
+    calls = []
+
+    def forward(x):
+        calls.append(x)
+        return torch.einsum('kchw,oc->kohw', x, weight)
+
+    hook.step(logits, trusted, torch.rand(2, 3, 6, 5, generator=gen), forward)
+    z, y = seen[-1]
+    assert len(calls) == 1 and calls[0].shape == (2, 3, 6, 5)
+    n_batch = int(((trusted != 0) & (trusted != 255)).sum())
+    assert (y[:n_batch] == 2).all() and (y[n_batch:] < 2).all() and y.numel() > n_batch
+    rep = forward(calls[0])[:, 1:].permute(0, 2, 3, 1).reshape(-1, 3)
+    lab = hook.image_replay.buffer[0][1]
+    drawn = calls[0]
+    order = [int((kept_x == d).flatten(1).all(1).nonzero()) for d in drawn]
+    t = kept_t[order].reshape(-1)
+    keep = (t != 0) & (t != 255)
+    torch.testing.assert_close(z[n_batch:], rep[keep])
+    assert torch.equal(y[n_batch:], t[keep] - 1) and lab.shape == (2, 6, 5)
+    # the kept images travel in the checkpoint
+    other = GradLearnerHook(replay_images_per_step=2)
+    other.load_state_dict(copy.deepcopy(hook.state_dict()))
+    assert torch.equal(other.image_replay.buffer[0][0], kept_x)
+    assert torch.equal(other.image_replay.buffer[0][1], kept_t)
+
+
+def test_class_balanced_fit_is_the_mean_over_classes_of_each_class_mean():
+    hook = GradLearnerHook(samples=10_000, class_balanced=True, seed=2)
+    logits, trusted = _batch(3)
+    hook.ensure_classes(4, logits.device)
+    learner = copy.deepcopy(hook.learner).double()
+    loss = hook.step(logits, trusted)
+    flat = logits[:, 1:].permute(0, 2, 3, 1).reshape(-1, 4).double()
+    labels = trusted.reshape(-1)
+    keep = (labels != 0) & (labels != 255)
+    z, y = flat[keep], labels[keep] - 1
+    ce = torch.nn.functional.cross_entropy(learner.simulated_logits(z, y), y, reduction='none')
+    expected = torch.stack([ce[y == c].mean() for c in y.unique()]).mean()
+    torch.testing.assert_close(loss.double(), expected.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_logits_leave_bn_statistics_and_modes_alone():
+    torch.manual_seed(0)
+    model = _tiny_segmentor()
+    model.train()
+    model.decode_head.eval()  # a mixed state, as freeze_bn leaves it
+    modes = {n: m.training for n, m in model.named_modules()}
+    stats = copy.deepcopy({k: v for k, v in model.state_dict().items() if 'running' in k})
+    inputs = torch.rand(2, 3, 32, 32)
+    rng = torch.get_rng_state()
+    out = GradLearnerHook._frozen_logits(model, inputs)
+    assert out.shape == (2, 3, 32, 32) and not out.requires_grad
+    assert {n: m.training for n, m in model.named_modules()} == modes
+    assert all(torch.equal(stats[k], model.state_dict()[k]) for k in stats)
+    assert torch.equal(rng, torch.get_rng_state())

@@ -51,3 +51,20 @@ def test_state_round_trip():
     for k, (z, y) in replay.buffer.items():
         assert torch.equal(other.buffer[k][0], z) and torch.equal(other.buffer[k][1], y)
     assert all(torch.equal(a, b) for a, b in zip(replay._current, other._current))
+
+
+def test_image_replay_keeps_whole_images_with_their_labels():
+    from cissreg.models.layers.pixel_replay import ImageReplay
+    replay = ImageReplay(3, torch.Generator().manual_seed(0))
+    images = torch.arange(5.0).view(5, 1, 1, 1).expand(5, 3, 4, 4).clone()
+    labels = torch.arange(5).view(5, 1, 1).expand(5, 4, 4).clone()
+    replay.observe(images[:2], labels[:2])
+    replay.observe(images[2:], labels[2:])
+    replay.finish_step(0)
+    assert len(replay) == 3
+    x, y = replay.draw(10, torch.device('cpu'))
+    assert x.shape == (3, 3, 4, 4) and y.shape == (3, 4, 4)
+    ids = x[:, 0, 0, 0].long()
+    assert len(set(ids.tolist())) == 3
+    # every image comes back whole, with its own label map
+    assert torch.equal(x, images[ids]) and torch.equal(y, labels[ids])

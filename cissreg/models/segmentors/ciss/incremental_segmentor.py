@@ -208,8 +208,8 @@ class IncrementalSegmentor(IncrementalModelMixin, FiniteLossModel):
             inputs (Tensor): ``[N, 3, H, W]``.
             labels (Tensor): ``[N, H, W]`` labels of the current step's classes (others 0).
             trusted (Tensor, optional): ``[N, H, W]`` labels for the gradient learner
-                (memory exemplars keep their old classes); cached with the logits when
-                ``cache_train_outputs``.
+                (memory exemplars keep their old classes); cached with the logits and
+                the inputs when ``cache_train_outputs``.
 
         Returns:
             dict[str, Tensor]: ``loss_mbce``, ``loss_ac``, and in steps > 0 ``loss_kd``,
@@ -240,7 +240,8 @@ class IncrementalSegmentor(IncrementalModelMixin, FiniteLossModel):
                     labels if trusted is None else trusted)
         if self.cache_train_outputs:
             self.train_cache = dict(logits=logits.detach(),
-                                    trusted=labels if trusted is None else trusted)
+                                    trusted=labels if trusted is None else trusted,
+                                    inputs=inputs.detach())
         return losses
 
     def _align_loss(self, fg_logits: Tensor, old_fg_logits: Tensor, labels: Tensor,
