@@ -242,6 +242,20 @@ def learner_metrics(config: str, options: List[str], wdir: str, task: int) -> di
     return out
 
 
+def _cached_metrics(config: str, options: List[str], wdir: str, task: int) -> dict:
+    """:func:`learner_metrics`, kept in ``wdir`` next to the run's checkpoints."""
+    path = osp.join(wdir, f'learner_metrics_task{task}.json')
+    if osp.exists(path) and osp.getmtime(path) >= osp.getmtime(
+            osp.join(wdir, f'task_{task}.pth')):
+        with open(path) as f:
+            return json.load(f)
+    metrics = learner_metrics(config, options, wdir, task)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(metrics, f)
+    os.replace(path + '.tmp', path)
+    return metrics
+
+
 LEARNER_COLUMNS = {
     'old': 'old',
     'new': 'new',
@@ -263,7 +277,7 @@ def run_learner(args) -> None:
             wdir = work_dir(args.work_root, name, s)
             steps = step_rows(train(config, options, wdir, s, args.threads))
             for t, row in enumerate(steps):
-                row.update(learner_metrics(config, options, wdir, t))
+                row.update(_cached_metrics(config, options, wdir, t))
             per_seed.append(steps)
         rows[name] = per_seed
     print(f'\nmIoU (%) after each step and the learner on old-class pixels (classes 1-{NUM_OLD}) '
