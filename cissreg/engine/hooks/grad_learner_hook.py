@@ -235,7 +235,8 @@ class GradLearnerHook(IncrementalHook):
         num_fg = logits.shape[1] - 1
         z_all = logits.detach().permute(0, 2, 3, 1).reshape(-1, num_fg + 1)
         labels = trusted.reshape(-1)
-        idx = ((labels != 0) & (labels != 255)).nonzero().squeeze(1)
+        fg = (labels != 0) & (labels != 255)
+        idx = fg.nonzero().squeeze(1)
         stats = torch.stack([torch.tensor(float(idx.numel()), device=logits.device),
                              (~torch.isfinite(z_all)).any().float()])
         if self._ddp is not None:
@@ -244,7 +245,7 @@ class GradLearnerHook(IncrementalHook):
             return None
         self.replay.observe(z_all[idx], labels[idx] - 1)
         if inputs is not None:
-            has_fg = ((trusted != 0) & (trusted != 255)).flatten(1).any(1)
+            has_fg = fg.view(trusted.shape[0], -1).any(1)
             self.image_replay.observe(inputs[has_fg], trusted[has_fg])
         if len(self.image_replay) and forward is not None:
             x_rep, t_rep = self.image_replay.draw(self.replay_images, logits.device)
