@@ -32,16 +32,20 @@ import json
 import math
 import os
 import os.path as osp
+import re
 import resource
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = 'configs/ciss/'
 ALIGN = CFG + 'dkd_r18_shapes_4-1_grad_align.py'
+BETA_01, BETA_1 = 'model.loss_align.loss_weight=0.1', 'model.loss_align.loss_weight=1.0'
+UNTRAINED = 'default_hooks.grad_learner.lr=0.0'  # h_w keeps its initial weights
+ARGMAX = 'model.loss_align.target=pseudo_label'  # the old model's argmax instead of h_w
 TABLE_RUNS = {
     'fine-tuning': (CFG + 'finetune_r18_shapes_4-1.py', []),
     'DKD': (CFG + 'dkd_r18_shapes_4-1.py', []),
@@ -55,10 +59,12 @@ LEARNER_RUNS = {
     'DKD + learner': (CFG + 'dkd_r18_shapes_4-1_grad.py', []),
     'DKD + learner + logit replay': (CFG + 'dkd_r18_shapes_4-1_grad_replay.py', []),
     'DKD + learner + image replay': (CFG + 'dkd_r18_shapes_4-1_grad_replay-img.py', []),
-    '+ align beta 0.1': (ALIGN, ['model.loss_align.loss_weight=0.1']),
-    '+ align beta 1': (ALIGN, []),
-    'control: untrained h_w, beta 1': (ALIGN, ['default_hooks.grad_learner.lr=0.0']),
-    'control: old-model argmax, beta 1': (ALIGN, ['model.loss_align.target=pseudo_label']),
+    '+ align beta 0.1': (ALIGN, [BETA_01]),
+    '+ align beta 1': (ALIGN, [BETA_1]),
+    'control: untrained h_w, beta 0.1': (ALIGN, [BETA_01, UNTRAINED]),
+    'control: old-model argmax, beta 0.1': (ALIGN, [BETA_01, ARGMAX]),
+    'control: untrained h_w, beta 1': (ALIGN, [BETA_1, UNTRAINED]),
+    'control: old-model argmax, beta 1': (ALIGN, [BETA_1, ARGMAX]),
 }
 # Candidates for the default's step budget and learning rate (DKD, seed 0), each evaluated on
 # a selection set: shapes drawn with another generator seed, disjoint from the validation
@@ -84,22 +90,51 @@ def work_dir(root: str, name: str, seed: int) -> str:
     return osp.join(root, slug, f'seed{seed}')
 
 
-def train(config: str, options: List[str], wdir: str, seed: int, threads: int) -> dict:
-    """Run ``tools/train.py`` unless ``wdir`` holds a finished run; its results json."""
-    path = osp.join(wdir, 'incremental_results.json')
-    if not _finished(path):
+def train(config: str, options: List[str], wdir: str, seed: int,
+          threads: int) -> Tuple[dict, Optional[dict]]:
+    """Run ``tools/train.py`` unless ``wdir`` holds a finished run.
+
+    Returns:
+        tuple: The results json (the finished steps) and, when the run stopped on a
+        non-finite loss, ``dict(step=, iteration=)`` (kept in ``wdir/diverged.json``);
+        otherwise None. Any other failure raises with the run's stderr tail.
+    """
+    path, diverged = osp.join(wdir, 'incremental_results.json'), osp.join(wdir, 'diverged.json')
+    if not _finished(path) and not osp.exists(diverged):
+        os.makedirs(wdir, exist_ok=True)
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                    PYTHONPATH=ROOT)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         cmd = [sys.executable, 'tools/train.py', config, '--work-dir', wdir, '--cfg-options',
                f'randomness.seed={seed}', *options]
         print('$', ' '.join(cmd), flush=True)
-        subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        with open(osp.join(wdir, 'train_stderr.log'), 'w') as err:
+            code = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=err).returncode
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(f'  {wdir}: {cpu:.0f} s CPU (user + sys)', flush=True)
+        if code:
+            _record_divergence(wdir, diverged)
     with open(path) as f:
-        return json.load(f)
+        res = json.load(f)
+    if osp.exists(diverged):
+        with open(diverged) as f:
+            return res, json.load(f)
+    return res, None
+
+
+def _record_divergence(wdir: str, path: str) -> None:
+    """Write ``path`` when the failed run in ``wdir`` stopped on a non-finite loss; raise
+    otherwise."""
+    with open(osp.join(wdir, 'train_stderr.log')) as f:
+        stderr = f.read()
+    found = re.search(r'NonFiniteLossError: non-finite loss at iteration (\d+)', stderr)
+    if found is None:
+        raise SystemExit(f'{wdir}: tools/train.py failed:\n{stderr[-3000:]}')
+    step = sum(osp.exists(osp.join(wdir, f'task_{t}.pth')) for t in range(100))
+    with open(path, 'w') as f:
+        json.dump(dict(step=step, iteration=int(found.group(1))), f)
 
 
 def _finished(path: str) -> bool:
@@ -128,12 +163,16 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float('nan')
 
 
-def fmt(values: Sequence[float], digits: int = 2) -> str:
-    """``mean (a / b / c)``; ``-`` when every value is NaN."""
-    if all(math.isnan(v) for v in values):
+def fmt(values: Sequence[Optional[float]], digits: int = 2) -> str:
+    """``mean (a / b / c)``; ``-`` when every value is NaN; a seed whose run diverged before
+    this step (None) is ``div.`` and left out of the mean."""
+    if all(v is None for v in values):
+        return 'diverged'
+    if all(v is None or math.isnan(v) for v in values):
         return '-'
-    each = ' / '.join(f'{v:.{digits}f}' for v in values)
-    return f'{_mean(values):.{digits}f}' + (f' ({each})' if len(values) > 1 else '')
+    each = ' / '.join('div.' if v is None else f'{v:.{digits}f}' for v in values)
+    mean = _mean([v for v in values if v is not None])
+    return f'{mean:.{digits}f}' + (f' ({each})' if len(values) > 1 else '')
 
 
 def run_table(args) -> None:
@@ -141,7 +180,7 @@ def run_table(args) -> None:
     runs = SELECT_RUNS if args.experiment == 'select' else TABLE_RUNS
     for name, (config, options) in _selected(runs, args.methods):
         results[name] = [step_rows(train(config, options, work_dir(args.work_root, name, s),
-                                         s, args.threads)) for s in args.seeds]
+                                         s, args.threads)[0]) for s in args.seeds]
     print(f'\nmIoU (%) after each step, mean over seeds {args.seeds} (each seed in brackets)\n')
     print('| method | step | old | new | all | hIoU |')
     print('| --- | --- | --- | --- | --- | --- |')
@@ -270,26 +309,33 @@ LEARNER_COLUMNS = {
 
 
 def run_learner(args) -> None:
-    rows = {}
+    rows, notes = {}, []
     for name, (config, options) in _selected(LEARNER_RUNS, args.methods):
         per_seed = []
         for s in args.seeds:
             wdir = work_dir(args.work_root, name, s)
-            steps = step_rows(train(config, options, wdir, s, args.threads))
+            res, diverged = train(config, options, wdir, s, args.threads)
+            steps = step_rows(res) if res['tasks'] else []
             for t, row in enumerate(steps):
                 row.update(_cached_metrics(config, options, wdir, t))
-            per_seed.append(steps)
+            if diverged is not None:
+                notes.append(f'{name}, seed {s}: the loss became non-finite in step '
+                             f'{diverged["step"]} (iteration {diverged["iteration"]}); the run '
+                             'stopped there.')
+            per_seed.append(steps + [None] * (res['num_tasks'] - len(steps)))
         rows[name] = per_seed
     print(f'\nmIoU (%) after each step and the learner on old-class pixels (classes 1-{NUM_OLD}) '
           f'of the validation and training images, mean over seeds {args.seeds} (each seed in '
-          f'brackets)\n')
+          'brackets; div.: the run diverged before this step)\n')
     print('| method | step | ' + ' | '.join(LEARNER_COLUMNS.values()) + ' |')
     print('| --- ' * (len(LEARNER_COLUMNS) + 2) + '|')
     for name, runs in rows.items():
         for step in range(len(runs[0])):
-            cells = [fmt([r[step].get(k, math.nan) for r in runs], 3 if k.startswith('ce_') else 2)
-                     for k in LEARNER_COLUMNS]
+            cells = [fmt([None if r[step] is None else r[step].get(k, math.nan) for r in runs],
+                         3 if k.startswith('ce_') else 2) for k in LEARNER_COLUMNS]
             print(f'| {name if step == 0 else ""} | {step} | ' + ' | '.join(cells) + ' |')
+    if notes:
+        print('\n' + '\n'.join(f'* {n}' for n in notes))
 
 
 def main(argv: Optional[List[str]] = None) -> None:

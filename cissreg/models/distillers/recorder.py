@@ -22,6 +22,16 @@ RECORD_ALIASES: Dict[str, Union[dict, list]] = dict(
 )
 
 
+def _resolve_alias(spec: Any) -> Any:
+    """The entry an alias of :data:`RECORD_ALIASES` stands for; anything else unchanged."""
+    if not isinstance(spec, str):
+        return spec
+    if spec not in RECORD_ALIASES:
+        raise ValueError(f'unknown record {spec!r}: use one of {sorted(RECORD_ALIASES)} or '
+                         'dict(module=..., index=...)')
+    return RECORD_ALIASES[spec]
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     """Which output of which sub-module to record.
@@ -51,11 +61,7 @@ class RecordSpec:
         Raises:
             ValueError: Unknown alias or malformed dict.
         """
-        if isinstance(spec, str):
-            if spec not in RECORD_ALIASES:
-                raise ValueError(f'unknown record {spec!r}: use one of '
-                                 f'{sorted(RECORD_ALIASES)} or dict(module=..., index=...)')
-            spec = RECORD_ALIASES[spec]
+        spec = _resolve_alias(spec)
         if not isinstance(spec, dict) or not isinstance(spec.get('module'), str) \
                 or set(spec) - {'module', 'index'}:
             raise ValueError('a record is an alias or dict(module=str, index=int | list[int] | '
@@ -104,11 +110,7 @@ def parse_records(spec: Any) -> Tuple[Source, ...]:
     Raises:
         ValueError: Unknown alias or malformed entry.
     """
-    if isinstance(spec, str):
-        if spec not in RECORD_ALIASES:
-            raise ValueError(f'unknown record {spec!r}: use one of '
-                             f'{sorted(RECORD_ALIASES)} or dict(module=..., index=...)')
-        spec = RECORD_ALIASES[spec]
+    spec = _resolve_alias(spec)
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise ValueError('a list of records must not be empty')
