@@ -4,15 +4,17 @@ Three experiments, each over seeds (default 0 1 2), printed as markdown (mean an
 
 * ``table``: fine-tuning, DKD, DKD-M, DKD + gradient learner and joint training; mIoU old /
   new / all / hIoU after every step; with ``--plot`` the per-step plot of the first seed.
-* ``learner``: DKD + learner (its main model is DKD's) without phase replay, with logit
-  replay and with image replay; + pseudo-gradient alignment (on image replay) with beta 0.1
-  and 1; controls: alignment with an untrained learner (Adam lr 0) and with the old model's
-  argmax pseudo gradient. Per step: old / new mIoU, the old-class mIoU on validation images
-  that also hold a new class, and on the old-class pixels of the validation and of the
-  training images the cross entropy before and after the learner's simulated step (``CE(z)``
-  -> ``CE(z')``, ``z' = z - eta * alpha * tau * h_w(z) / ||h_w(z)||``; lower after = the
-  learner's predicted gradient helps there) and the share of pixels whose newest-class logit
-  the step raises (100 % = the learner has collapsed to the newest class).
+* ``learner``: DKD + learner (its main model is DKD's) without phase replay, with logit replay
+  and with image replay; + pseudo-gradient alignment (on image replay) with beta 0.1 and 1;
+  controls at both betas: alignment with an untrained learner (Adam lr 0) and with the old
+  model's argmax pseudo gradient. A run that stops on a non-finite loss is shown as diverged
+  from that step on (and listed under the table). Per step: old / new mIoU, the old-class mIoU
+  on validation images that also hold a new class, and on the old-class pixels of the
+  validation and of the training images the cross entropy before and after the learner's
+  simulated step (``CE(z)`` -> ``CE(z')``, ``z' = z - eta * alpha * tau * h_w(z) /
+  ||h_w(z)||``; lower after = the learner's predicted gradient helps there) and the share of
+  pixels whose newest-class logit the step raises (100 % = the learner has collapsed to the
+  newest class).
 * ``select``: the measurement that chose the default's step budget and learning rate: DKD
   with each candidate (run with ``--seeds 0``), evaluated on a selection set (shapes drawn with
   generator seed 1, disjoint from the validation images the other two experiments report).
