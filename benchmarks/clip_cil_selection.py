@@ -24,7 +24,9 @@ runs ``FOLD_CANDIDATES``.
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --splits 4:4 8:4 12:4
 ``--positives caption`` runs the table on a tiny CLIP pretrained with caption-level pairs
 (``tools/pretrain_tiny_clip.py --positives caption``, into ``data/tiny_clip_shapes_caption``,
-pretrained first if missing), baselines included.
+pretrained first if missing), baselines included; ``--pretrain-steps N`` pretrains that CLIP
+for ``N`` steps instead (``tools/pretrain_tiny_clip.py --steps N``, into
+``data/tiny_clip_shapes[_caption]_Nsteps``).
 
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --folds 4
     OMP_NUM_THREADS=1 python benchmarks/clip_cil_selection.py --folds 4 --positives caption
@@ -35,7 +37,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from clip_cil_baselines import DEFAULT, ROOT, fmt, seeded_cfg, trained_rows, untrained_rows
@@ -211,14 +213,17 @@ def print_table(by_seed: Dict[int, Dict[str, dict]], names: List[str], seeds: Li
         print(f'| {name} | ' + ' | '.join(cells) + ' |')
 
 
-def pretrained_clip(positives: str) -> str:
-    """The tiny CLIP folder pretrained with ``--positives positives`` (the config's own for
-    ``'class'``); ``tools/pretrain_tiny_clip.py`` runs once if the folder is missing."""
+def pretrained_clip(positives: str, steps: Optional[int] = None) -> str:
+    """The tiny CLIP folder pretrained with ``--positives positives`` and ``--steps steps``
+    (the config's own for ``'class'`` and the tool's default steps);
+    ``tools/pretrain_tiny_clip.py`` runs once if the folder is missing."""
     folder = osp.join(ROOT, 'data', 'tiny_clip_shapes' + ('' if positives == 'class' else
-                                                          f'_{positives}'))
+                                                          f'_{positives}')
+                      + ('' if steps is None else f'_{steps}steps'))
     if not osp.isfile(osp.join(folder, 'model.safetensors')):
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'pretrain_tiny_clip.py'),
-                        '--positives', positives, '--out', folder], check=True)
+                        '--positives', positives, '--out', folder]
+                       + ([] if steps is None else ['--steps', str(steps)]), check=True)
     return folder
 
 
@@ -236,6 +241,9 @@ def main() -> None:
     parser.add_argument('--positives', default='class', choices=('class', 'caption'),
                         help="the tiny CLIP's pretraining pairs (tools/pretrain_tiny_clip.py "
                         "--positives; baselines and candidates all use that CLIP)")
+    parser.add_argument('--pretrain-steps', type=int,
+                        help="the tiny CLIP's pretraining steps (tools/pretrain_tiny_clip.py "
+                        '--steps; default: the tool\'s)')
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_selection'))
     args = parser.parse_args()
     if args.candidates is None:
@@ -246,10 +254,13 @@ def main() -> None:
         common = {'model.init_class': init, 'model.increment': increment}
         work_dir = osp.join(args.work_dir, f'b{init}-inc{increment}')
         title = f'B{init}-inc{increment}'
-        if args.positives != 'class':
-            common['model.clip.pretrained'] = pretrained_clip(args.positives)
+        if args.positives != 'class' or args.pretrain_steps is not None:
+            common['model.clip.pretrained'] = pretrained_clip(args.positives, args.pretrain_steps)
             work_dir += f'-{args.positives}-positives'
             title += f', tiny CLIP pretrained with {args.positives} positives'
+        if args.pretrain_steps is not None:
+            work_dir += f'-{args.pretrain_steps}steps'
+            title += f' for {args.pretrain_steps} steps'
         by_seed = {s: fold_mean([seed_table(args.config, args.candidates, s, work_dir, common, f)
                                  for f in range(args.folds)], args.candidates)
                    for s in args.seeds}
@@ -257,7 +268,8 @@ def main() -> None:
         results[split] = by_seed
     with open(osp.join(args.work_dir, 'selection.json'), 'w') as f:
         json.dump(dict(seeds=args.seeds, holdout_fraction=HOLDOUT, folds=args.folds,
-                       positives=args.positives, config=args.config,
+                       positives=args.positives, pretrain_steps=args.pretrain_steps,
+                       config=args.config,
                        reference=REFERENCE, candidates={n: CANDIDATES[n] for n in args.candidates},
                        results=results), f, indent=2)
 
