@@ -20,6 +20,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.structures import BaseDataElement
 
+from cissreg.engine.runner import close_dist
 from cissreg.registry import RUNNERS
 from cissreg.utils import register_all_modules
 from cissreg.utils.config_loading import load_config
@@ -122,6 +123,7 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpPredictions(args.out))
     runner.test()
+    close_dist()
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from cissreg.engine.runner import close_dist
 from cissreg.registry import RUNNERS
 from cissreg.utils import register_all_modules
 from cissreg.utils.config_loading import load_config
@@ -75,6 +76,7 @@ def main() -> None:
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
+    close_dist()
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
 from .ciss_runner import CissRunner
-from .cpu_distributed import init_cpu_dist
+from .cpu_distributed import close_dist, init_cpu_dist
 
-__all__ = ['CissRunner', 'init_cpu_dist']
+__all__ = ['CissRunner', 'close_dist', 'init_cpu_dist']

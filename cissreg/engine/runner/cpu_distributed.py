@@ -1,8 +1,9 @@
-"""Process-group set-up for distributed training on CPUs (gloo).
+"""Process-group set-up for distributed training on CPUs (gloo), and its tear-down.
 
 mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` for the ``pytorch`` and
 ``slurm`` launchers, which fails on a machine without GPUs; these functions do the same
-environment handling and initialise a gloo group instead.
+environment handling and initialise a gloo group instead. mmengine never destroys the group;
+:func:`close_dist` does, at the end of ``tools/train.py`` and ``tools/test.py``.
 """
 import datetime
 import os
@@ -39,6 +40,17 @@ def init_cpu_dist(launcher: str, timeout: Optional[float] = None,
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']),
         **kwargs)
+
+
+def close_dist() -> None:
+    """Destroy the default process group, if any, once every rank has reached this point.
+
+    A gloo group left for the interpreter's shutdown can abort a rank after its work is done
+    (``terminate called without an active exception``, SIGABRT), failing a finished run.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def _export_slurm_env(port: Optional[int]) -> None:

@@ -11,7 +11,7 @@ import torch.distributed as dist
 from mmengine.model import MMDistributedDataParallel
 
 from cissreg.engine.runner import CissRunner
-from cissreg.engine.runner.cpu_distributed import init_cpu_dist
+from cissreg.engine.runner.cpu_distributed import close_dist, init_cpu_dist
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -61,6 +61,21 @@ def test_slurm_environment_on_cpu(monkeypatch):
             dist.destroy_process_group()
     assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['MASTER_PORT']) == (
         '0', '1', str(port))
+
+
+def test_close_dist_destroys_the_group_and_is_a_no_op_without_one(monkeypatch):
+    for key, value in dict(RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(_free_port())).items():
+        monkeypatch.setenv(key, value)
+    close_dist()  # no group: nothing to do, no error
+    init_cpu_dist('pytorch', timeout=60)
+    try:
+        assert dist.is_initialized()
+        close_dist()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def test_unsupported_cpu_launcher_is_named():
