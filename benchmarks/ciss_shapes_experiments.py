@@ -321,7 +321,7 @@ def run_learner(args) -> None:
             for t, row in enumerate(steps):
                 row.update(_cached_metrics(config, options, wdir, t))
             if diverged is not None:
-                notes.append(f'{name}, seed {s}: the loss became non-finite in step '
+                notes.append(f'`{name}`, seed {s}: the loss became non-finite in step '
                              f'{diverged["step"]} (iteration {diverged["iteration"]}); the run '
                              'stopped there.')
             per_seed.append(steps + [None] * (res['num_tasks'] - len(steps)))
