@@ -117,7 +117,7 @@ def train(config: str, options: List[str], wdir: str, seed: int,
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(f'  {wdir}: {cpu:.0f} s CPU (user + sys)', flush=True)
         if code:
-            _record_divergence(wdir, diverged)
+            _record_divergence(wdir, diverged, path)
     with open(path) as f:
         res = json.load(f)
     if osp.exists(diverged):
@@ -126,15 +126,16 @@ def train(config: str, options: List[str], wdir: str, seed: int,
     return res, None
 
 
-def _record_divergence(wdir: str, path: str) -> None:
-    """Write ``path`` when the failed run in ``wdir`` stopped on a non-finite loss; raise
-    otherwise."""
+def _record_divergence(wdir: str, path: str, results: str) -> None:
+    """Write ``path`` when the failed run in ``wdir`` stopped on a non-finite loss (its step:
+    the number of steps in the ``results`` json); raise otherwise."""
     with open(osp.join(wdir, 'train_stderr.log')) as f:
         stderr = f.read()
     found = re.search(r'NonFiniteLossError: non-finite loss at iteration (\d+)', stderr)
     if found is None:
         raise SystemExit(f'{wdir}: tools/train.py failed:\n{stderr[-3000:]}')
-    step = sum(osp.exists(osp.join(wdir, f'task_{t}.pth')) for t in range(100))
+    with open(results) as f:
+        step = len(json.load(f)['tasks'])
     with open(path, 'w') as f:
         json.dump(dict(step=step, iteration=int(found.group(1))), f)
 
