@@ -40,7 +40,8 @@ from cissreg.registry import DATASETS, MODELS, RUNNERS
 from cissreg.utils.task_split import task_class_ranges
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
+DEFAULT = osp.join(ROOT, 'configs', 'clip_cil',
+                   'clip_cil_tiny-pretrained-caption-2k_b14-inc2_shapes-240img.py')
 VARIANTS = {
     'full method': {},
     'w/o replay': {'default_hooks.replay.samples_per_old_class': 0},

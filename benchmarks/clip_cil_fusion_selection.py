@@ -23,13 +23,12 @@ import os.path as osp
 from typing import Dict, List
 
 import numpy as np
+from clip_cil_baselines import DEFAULT, ROOT
 from clip_cil_scores import ScoreRecorder, evaluate
 from mmengine.config import Config, DictAction
 
 from cissreg.registry import RUNNERS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
 HOLDOUT = 0.25
 
 

@@ -40,9 +40,11 @@ import sys
 from typing import Dict, List, Optional
 
 import numpy as np
-from clip_cil_baselines import DEFAULT, ROOT, fmt, seeded_cfg, trained_rows, untrained_rows
+from clip_cil_baselines import ROOT, fmt, seeded_cfg, trained_rows, untrained_rows
 from mmengine.config import Config
 
+# The config every candidate starts from (task split, CLIP, images per class: flags)
+BASE = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
 HOLDOUT = 0.25
 BASELINES = ('zero-shot CLIP', 'NCM (frozen features)')
 REFERENCE = {
@@ -229,7 +231,7 @@ def pretrained_clip(positives: str, steps: Optional[int] = None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEFAULT)
+    parser.add_argument('--config', default=BASE)
     parser.add_argument('--seeds', type=int, nargs='+', default=[1993, 0, 1])
     parser.add_argument('--splits', nargs='+', default=['12:4'],
                         help='task splits INIT:INCREMENT (classes of task 0 : of each later task)')
@@ -244,6 +246,9 @@ def main() -> None:
     parser.add_argument('--pretrain-steps', type=int,
                         help="the tiny CLIP's pretraining steps (tools/pretrain_tiny_clip.py "
                         '--steps; default: the tool\'s)')
+    parser.add_argument('--num-train', type=int,
+                        help="training images per class of the dataset (default: the config's; "
+                        'a quarter of them validates)')
     parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'clip_cil_selection'))
     args = parser.parse_args()
     if args.candidates is None:
@@ -261,6 +266,10 @@ def main() -> None:
         if args.pretrain_steps is not None:
             work_dir += f'-{args.pretrain_steps}steps'
             title += f' for {args.pretrain_steps} steps'
+        if args.num_train is not None:
+            common['train_dataloader.dataset.num_train'] = args.num_train
+            work_dir += f'-{args.num_train}img'
+            title += f', {args.num_train} training images per class'
         by_seed = {s: fold_mean([seed_table(args.config, args.candidates, s, work_dir, common, f)
                                  for f in range(args.folds)], args.candidates)
                    for s in args.seeds}
@@ -269,6 +278,7 @@ def main() -> None:
     with open(osp.join(args.work_dir, 'selection.json'), 'w') as f:
         json.dump(dict(seeds=args.seeds, holdout_fraction=HOLDOUT, folds=args.folds,
                        positives=args.positives, pretrain_steps=args.pretrain_steps,
+                       num_train=args.num_train,
                        config=args.config,
                        reference=REFERENCE, candidates={n: CANDIDATES[n] for n in args.candidates},
                        results=results), f, indent=2)

@@ -2,14 +2,17 @@
 
 The captions use only the *seen* colour-shape pairs (cissreg.datasets.cil.compositional_shapes);
 the held-out pairs are the classes of the CLIP CIL default benchmark. The result is a
-Hugging Face folder (``config.json`` + ``model.safetensors``) that
-``configs/clip_cil/clip_cil_tiny-pretrained_b12-inc4_shapes.py`` loads, plus
+Hugging Face folder (``config.json`` + ``model.safetensors``) that the tiny-pretrained configs
+of ``configs/clip_cil/`` load, plus
 ``pretrain_log.json`` (loss curve, zero-shot accuracy on seen and held-out compositions).
 A finished folder is reused (the cache); ``--force`` retrains. ``--positives caption``
 counts an image and a caption as a pair only when every word of the caption holds for the
 image (the default, ``class``: when they name the same colour and shape).
 
-    python tools/pretrain_tiny_clip.py              # -> data/tiny_clip_shapes (~1.5 CPU-min)
+    python tools/pretrain_tiny_clip.py              # -> data/tiny_clip_shapes (~1 CPU-min)
+    # the CLIP of the CLIP CIL default (~2.5 CPU-min)
+    python tools/pretrain_tiny_clip.py --positives caption --steps 2000 \
+        --out data/tiny_clip_shapes_caption_2000steps
 """
 import argparse
 import json

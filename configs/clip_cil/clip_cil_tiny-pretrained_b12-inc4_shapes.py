@@ -1,7 +1,8 @@
-# The offline default: CLIP CIL on 16 colour-shape compositions the tiny CLIP never saw as
-# pairs (a base task of 12 classes, then 4 new ones), CPU in about a minute after
-# tools/pretrain_tiny_clip.py. Settings chosen on a validation split carved from the training
-# images: benchmarks/clip_cil_selection.py.
+# The earlier offline default: CLIP CIL on 16 colour-shape compositions the tiny CLIP never
+# saw as pairs (a base task of 12 classes, then 4 new ones; 60 training / 30 test images per
+# class), CPU in about a minute after tools/pretrain_tiny_clip.py. Settings chosen on a
+# validation split carved from the training images: benchmarks/clip_cil_selection.py. The
+# default (clip_cil_tiny-pretrained-caption-2k_b14-inc2_shapes-240img.py) inherits it.
 _base_ = [
     '../_base_/models/clip_tiny_shapes.py', '../_base_/datasets/shapes_cil.py',
     '../_base_/schedules/clip_cil_2stage.py'

@@ -1,6 +1,7 @@
 """End-to-end behaviour of the CLIP CIL default, shortened: a tiny CLIP pretrained briefly by
-``tools/pretrain_tiny_clip.py``, then the default config with fewer head epochs, once with
-and once without Gaussian replay (module-scoped, shared by the tests)."""
+``tools/pretrain_tiny_clip.py`` (caption-level pairs, 300 steps), then the default config with
+half its training images and fewer head epochs, once with and once without Gaussian replay
+(module-scoped, shared by the tests)."""
 import json
 import os
 import os.path as osp
@@ -16,9 +17,11 @@ from torch.utils.data import DataLoader
 from cissreg.registry import RUNNERS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CONFIG = osp.join(ROOT, 'configs', 'clip_cil', 'clip_cil_tiny-pretrained_b12-inc4_shapes.py')
-PRETRAIN = ['--steps', '300', '--pool', '3000']
-SHORT = {'train_cfg.stages.head.max_epochs': 2}  # the prompts' epochs of the default
+CONFIG = osp.join(ROOT, 'configs', 'clip_cil',
+                  'clip_cil_tiny-pretrained-caption-2k_b14-inc2_shapes-240img.py')
+PRETRAIN = ['--positives', 'caption', '--steps', '300', '--pool', '3000']
+SHORT = {'train_cfg.stages.head.max_epochs': 2,  # the prompts' epochs of the default
+         'train_dataloader.dataset.num_train': 120}
 
 
 def _run(work_dir: str, clip_dir: str, **options) -> dict:
