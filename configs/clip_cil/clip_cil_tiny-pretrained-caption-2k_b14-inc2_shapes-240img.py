@@ -16,6 +16,6 @@ init_class, increment = 14, 2
 num_train, num_test = 240, 120  # images per class
 
 model = dict(clip=dict(pretrained=clip_folder), init_class=init_class, increment=increment)
-train_dataloader = dict(dataset=dict(num_train=num_train, num_test=num_test))
-val_dataloader = dict(dataset=dict(num_train=num_train, num_test=num_test))
+train_dataloader = dict(dataset=dict(num_train=num_train))
+val_dataloader = dict(dataset=dict(num_test=num_test))
 test_dataloader = val_dataloader
